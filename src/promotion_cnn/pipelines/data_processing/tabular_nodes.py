@@ -1,0 +1,149 @@
+"""Nodes of the tabular part of data_processing: the study's cleaning, one step each."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.decomposition import PCA
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidTableError(ValueError):
+    """A table that cannot be processed; the message names the source, the column and the problem."""
+
+
+def _source(table: pd.DataFrame) -> str:
+    return table.attrs.get("source", "the input table")
+
+
+def _first_bad_value(values: pd.Series) -> tuple[Any, Any] | None:
+    """Row label and value of the first non-empty entry that is not a number, if any."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    bad = values.notna() & numbers.isna()
+    if not bad.any():
+        return None
+    row = bad.idxmax()
+    return row, values[row]
+
+
+def validate_table(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
+    """Check columns, numeric types and the 0/1 target, raising an error that names file and column."""
+    source = _source(table)
+    if table.empty:
+        raise InvalidTableError(f"{source}: the table is empty (no rows)")
+    missing = [c for c in schema["required_columns"] if c not in table.columns]
+    if missing:
+        raise InvalidTableError(f"{source}: required column(s) missing: {missing}")
+    for column in schema["numeric_columns"]:
+        if not pd.api.types.is_numeric_dtype(table[column]):
+            bad = _first_bad_value(table[column])
+            if bad is not None:
+                raise InvalidTableError(
+                    f"{source}: column '{column}' must be numeric but row {bad[0]} holds {bad[1]!r}"
+                )
+            table = table.assign(**{column: pd.to_numeric(table[column])})
+    target = schema.get("target")
+    if target:
+        if target not in table.columns:
+            raise InvalidTableError(f"{source}: target column '{target}' is missing")
+        labels = set(table[target].dropna().unique().tolist())
+        if table[target].isna().any() or not labels <= {0, 1}:
+            shown = sorted(map(str, labels - {0, 1})) or ["empty values"]
+            raise InvalidTableError(f"{source}: target column '{target}' must be 0/1 but holds {shown[:5]}")
+        if len(labels) < 2:
+            raise InvalidTableError(f"{source}: target column '{target}' has a single class {sorted(labels)}")
+    logger.info("Validated %s: %d rows, %d columns", source, len(table), table.shape[1])
+    return table
+
+
+def fill_missing_values(table: pd.DataFrame, fill_values: dict[str, Any]) -> pd.DataFrame:
+    """Fill empty cells per column (the study: previous_year_rating -> 0, education -> 'other')."""
+    counts = {c: int(table[c].isna().sum()) for c in fill_values if c in table.columns}
+    logger.info("Filling empty values: %s", counts)
+    return table.fillna({c: v for c, v in fill_values.items() if c in table.columns})
+
+
+def drop_columns(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Drop the listed columns (identifiers, protected and weakly correlated attributes)."""
+    return table.drop(columns=[c for c in columns if c in table.columns])
+
+
+def encode_ordinal(table: pd.DataFrame, ordinal_levels: dict[str, dict[str, int]]) -> pd.DataFrame:
+    """Map ordered categories to integers, rejecting levels the mapping does not know."""
+    encoded = table.copy()
+    for column, levels in ordinal_levels.items():
+        unknown = sorted(set(encoded[column].dropna().astype(str)) - set(levels))
+        if unknown:
+            raise InvalidTableError(
+                f"{_source(table)}: column '{column}' has level(s) {unknown} not in the ordinal map {list(levels)}"
+            )
+        encoded[column] = encoded[column].map(levels).astype(int)
+    return encoded
+
+
+def encode_flags(table: pd.DataFrame, flags: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """Replace a categorical column by a 0/1 flag (the study: recruitment_channel -> is_referred)."""
+    encoded = table.copy()
+    for flag, spec in flags.items():
+        encoded[flag] = (encoded[spec["column"]] == spec["equals"]).astype(int)
+        encoded = encoded.drop(columns=spec["column"])
+    return encoded
+
+
+def one_hot_encode(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One-hot encode nominal columns as 0/1 integer columns named ``<column>_<level>``."""
+    return pd.get_dummies(table, columns=columns, dtype=int)
+
+
+def split_train_test(
+    table: pd.DataFrame, target: str, split: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
+    """Split features and target into seeded train and test parts, stratified by default."""
+    features = table.drop(columns=target)
+    labels = table[target].astype(int)
+    x_train, x_test, y_train, y_test = train_test_split(
+        features,
+        labels,
+        test_size=split["test_size"],
+        random_state=split["random_state"],
+        stratify=labels if split.get("stratify", True) else None,
+    )
+    logger.info("Split: %d training rows, %d test rows, %d features", len(x_train), len(x_test), features.shape[1])
+    return x_train, x_test, y_train.to_frame(), y_test.to_frame()
+
+
+def fit_feature_reducer(features_train: pd.DataFrame, reduction: dict[str, Any]) -> BaseEstimator:
+    """Fit min-max scaling and PCA to the given explained variance on the training part only."""
+    reducer = Pipeline(
+        [
+            ("scale", MinMaxScaler()),
+            ("pca", PCA(n_components=reduction["pca_variance"], random_state=reduction["random_state"])),
+        ]
+    )
+    reducer.fit(features_train)
+    logger.info(
+        "Feature reducer: %d features -> %d principal components (%.1f%% of the variance)",
+        features_train.shape[1],
+        reducer.named_steps["pca"].n_components_,
+        100 * reducer.named_steps["pca"].explained_variance_ratio_.sum(),
+    )
+    return reducer
+
+
+def summarise_feature_space(features_train: pd.DataFrame, reducer: BaseEstimator) -> dict[str, Any]:
+    """Record the feature count, the component count and the variance they explain."""
+    pca = reducer.named_steps["pca"]
+    return {
+        "n_features": int(features_train.shape[1]),
+        "features": list(map(str, features_train.columns)),
+        "n_components": int(pca.n_components_),
+        "explained_variance": float(pca.explained_variance_ratio_.sum()),
+        "explained_variance_per_component": [round(float(v), 6) for v in pca.explained_variance_ratio_],
+    }

@@ -1,0 +1,5 @@
+"""tabular_modelling pipeline."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
