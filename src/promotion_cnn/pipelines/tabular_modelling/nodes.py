@@ -56,15 +56,54 @@ def _f1_at_best_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float
     return float(f1[best]), float(thresholds[best])
 
 
-def _fit_task(estimator: Pipeline, x: pd.DataFrame, y: np.ndarray, held_out: np.ndarray | None) -> dict:
+def _supports_oob(estimator: Pipeline) -> bool:
+    """Whether the classifier is a bootstrap ensemble that can score its own out-of-bag rows."""
+    params = estimator.named_steps["model"].get_params()
+    return "oob_score" in params and params.get("bootstrap", False)
+
+
+def _fit_task(estimator: Pipeline, x: pd.DataFrame, y: np.ndarray, held_out: np.ndarray | None, oob: bool) -> dict:
+    """Fit one variant on one fold (or on everything) and score it."""
     started = time.perf_counter()
     train = np.ones(len(y), bool) if held_out is None else ~held_out
+    if oob:
+        estimator.set_params(model__oob_score=True)
     model = estimator.fit(x[train], y[train])
     result = {"model": model, "train_scores": predict_scores(model, x[train]), "threshold": default_threshold(model)}
     if held_out is not None:
-        result["held_out_scores"] = predict_scores(model, x[held_out])
+        result["held_out"], result["held_out_scores"] = held_out, predict_scores(model, x[held_out])
+    elif oob:
+        scores = model.named_steps["model"].oob_decision_function_[:, 1]
+        result["held_out"], result["held_out_scores"] = train, np.nan_to_num(scores, nan=float(y.mean()))
     result["seconds"] = time.perf_counter() - started
     return result
+
+
+def _fold_masks(y: np.ndarray, protocol: dict[str, Any]) -> list[np.ndarray]:
+    splitter = StratifiedKFold(int(protocol["cv_folds"]), shuffle=True, random_state=protocol["random_state"])
+    return [np.isin(np.arange(len(y)), test) for _, test in splitter.split(np.zeros(len(y)), y)]
+
+
+def _score_variant(variant: str, settings: dict, fits: list[dict], y: np.ndarray) -> tuple[dict, np.ndarray | None]:
+    """One row of the variant table and the variant's out-of-fold scores (None without them)."""
+    row = {"variant": variant, **{k: str(v) for k, v in settings.items()}}
+    row["train_accuracy"] = float(np.mean([
+        accuracy_score(y[~r["held_out"]] if "held_out" in r and len(fits) > 1 else y, r["train_scores"] >= r["threshold"])
+        for r in fits
+    ]))  # fmt: skip
+    row["fit_seconds"] = float(sum(r["seconds"] for r in fits))
+    if "held_out" not in fits[0]:
+        return row, None
+    scores = np.empty(len(y))
+    for r in fits:
+        scores[r["held_out"]] = r["held_out_scores"]
+    parts = [(y[r["held_out"]], r["held_out_scores"]) for r in fits]
+    row["cv_method"] = "out_of_bag" if len(fits) == 1 else f"{len(fits)}_fold"
+    row["cv_f1"] = float(np.mean([f1_score(t, s >= fits[0]["threshold"]) for t, s in parts]))
+    row["cv_roc_auc"] = float(np.mean([roc_auc_score(t, s) for t, s in parts]))
+    row["cv_average_precision"] = float(np.mean([average_precision_score(t, s) for t, s in parts]))
+    row["cv_f1_tuned"] = _f1_at_best_threshold(y, scores)[0]
+    return row, scores
 
 
 def evaluate_variants(
@@ -74,43 +113,34 @@ def evaluate_variants(
     family: dict[str, Any],
     protocol: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Pipeline]]:
-    """Score every variant: training accuracy, and cross-validated F1, ROC AUC and out-of-fold scores."""
+    """Score every variant: training accuracy, and cross-validated F1, ROC AUC and out-of-fold scores.
+
+    With ``cv_folds >= 2`` bootstrap forests are scored out-of-bag from one fit on all rows (when
+    ``use_out_of_bag``) and other models by stratified k-fold; with ``cv_folds: 0`` every variant
+    is fitted once on all rows and scored in-sample only, as the study did.
+    """
     y = target.iloc[:, 0].to_numpy()
     x = features.reset_index(drop=True)
-    folds = int(protocol["cv_folds"])
-    if folds >= 2:
-        splitter = StratifiedKFold(folds, shuffle=True, random_state=protocol["random_state"])
-        held_out_masks = [np.isin(np.arange(len(y)), test) for _, test in splitter.split(x, y)]
-    else:
-        held_out_masks = [None]
-    tasks = [(v, i, mask) for v in family["variants"] for i, mask in enumerate(held_out_masks)]
-    logger.info("Fitting %d variants x %d fold(s) = %d fits on %d rows", len(family["variants"]),
-                len(held_out_masks), len(tasks), len(y))  # fmt: skip
+    cross_validate = int(protocol["cv_folds"]) >= 2
+    masks = _fold_masks(y, protocol) if cross_validate else [None]
+    tasks = []
+    for variant in family["variants"]:
+        oob = cross_validate and protocol.get("use_out_of_bag", True) and _supports_oob(
+            build_estimator(family, variant, reducer)
+        )
+        tasks += [(variant, None, True)] if oob else [(variant, mask, False) for mask in masks]
+    logger.info("%d fits for %d variants on %d rows", len(tasks), len(family["variants"]), len(y))
     results = Parallel(n_jobs=protocol["n_jobs"], verbose=protocol.get("progress", 5))(
-        delayed(_fit_task)(build_estimator(family, v, reducer), x, y, mask) for v, _, mask in tasks
+        delayed(_fit_task)(build_estimator(family, variant, reducer), x, y, mask, oob) for variant, mask, oob in tasks
     )
     rows, oof, fitted = [], {}, {}
-    for variant in family["variants"]:
-        mine = [(mask, r) for (v, _, mask), r in zip(tasks, results) if v == variant]
-        row = {"variant": variant, **{k: str(val) for k, val in family["variants"][variant].items()}}
-        row["train_accuracy"] = float(np.mean(
-            [accuracy_score(y[~m if m is not None else slice(None)], r["train_scores"] >= r["threshold"]) for m, r in mine]
-        ))  # fmt: skip
-        row["fit_seconds"] = float(sum(r["seconds"] for _, r in mine))
-        if held_out_masks[0] is None:
-            fitted[variant] = mine[0][1]["model"]
-        else:
-            scores = np.empty(len(y))
-            for mask, r in mine:
-                scores[mask] = r["held_out_scores"]
+    for variant, settings in family["variants"].items():
+        fits = [r for (v, *_), r in zip(tasks, results) if v == variant]
+        row, scores = _score_variant(variant, settings, fits, y)
+        if scores is not None:
             oof[variant] = scores
-            threshold = mine[0][1]["threshold"]
-            row["cv_f1"] = float(np.mean([f1_score(y[m], r["held_out_scores"] >= threshold) for m, r in mine]))
-            row["cv_roc_auc"] = float(np.mean([roc_auc_score(y[m], r["held_out_scores"]) for m, r in mine]))
-            row["cv_average_precision"] = float(
-                np.mean([average_precision_score(y[m], r["held_out_scores"]) for m, r in mine])
-            )
-            row["cv_f1_tuned"] = _f1_at_best_threshold(y, scores)[0]
+        if len(fits) == 1:  # fitted on all rows (no cross-validation, or out-of-bag scoring)
+            fitted[variant] = fits[0]["model"]
         rows.append(row)
         logger.info("%s: %s", variant, {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
     return pd.DataFrame(rows), pd.DataFrame(oof), fitted

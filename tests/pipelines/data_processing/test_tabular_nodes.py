@@ -1,0 +1,127 @@
+"""Unit tests of the tabular data_processing nodes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from promotion_cnn.datasets import generate_employees
+from promotion_cnn.pipelines.data_processing.tabular_nodes import (
+    InvalidTableError,
+    drop_columns,
+    encode_flags,
+    encode_ordinal,
+    fill_missing_values,
+    fit_feature_reducer,
+    one_hot_encode,
+    split_train_test,
+    summarise_feature_space,
+    validate_table,
+)
+
+
+@pytest.fixture
+def employees() -> pd.DataFrame:
+    table = generate_employees(400, seed=7)
+    table.attrs["source"] = "dataset 'employees_raw' (data/01_raw/employees.csv)"
+    return table
+
+
+def test_validate_accepts_generated_table(employees, project_params):
+    assert validate_table(employees, project_params["employees_schema"]) is employees
+
+
+def test_validate_rejects_empty_table(employees, project_params):
+    with pytest.raises(InvalidTableError, match=r"employees\.csv.*empty"):
+        validate_table(employees.iloc[0:0], project_params["employees_schema"])
+
+
+def test_validate_names_missing_column(employees, project_params):
+    with pytest.raises(InvalidTableError, match=r"employees\.csv.*missing.*avg_training_score"):
+        validate_table(employees.drop(columns="avg_training_score"), project_params["employees_schema"])
+
+
+def test_validate_names_non_numeric_value(employees, project_params):
+    bad = employees.astype({"age": "object"})
+    bad.loc[5, "age"] = "thirty"
+    with pytest.raises(InvalidTableError, match=r"employees\.csv.*'age'.*row 5.*'thirty'"):
+        validate_table(bad, project_params["employees_schema"])
+
+
+def test_validate_converts_numeric_strings(employees, project_params):
+    text = employees.astype({"age": "str"})
+    assert pd.api.types.is_numeric_dtype(validate_table(text, project_params["employees_schema"])["age"])
+
+
+@pytest.mark.parametrize("labels", [[0, 2], [0, np.nan], ["no", "yes"]])
+def test_validate_rejects_non_binary_target(employees, project_params, labels):
+    bad = employees.copy()
+    bad["is_promoted"] = pd.Series(labels * (len(bad) // 2), index=bad.index)
+    with pytest.raises(InvalidTableError, match=r"employees\.csv.*'is_promoted'.*0/1"):
+        validate_table(bad, project_params["employees_schema"])
+
+
+def test_fill_missing_values(employees, project_params):
+    filled = fill_missing_values(employees, project_params["cleaning"]["fill_values"])
+    assert filled[["previous_year_rating", "education"]].notna().all().all()
+    newly_rated = employees.previous_year_rating.isna()
+    assert (filled.loc[newly_rated, "previous_year_rating"] == 0).all()
+    assert (filled.loc[employees.education.isna(), "education"] == "other").all()
+
+
+def test_drop_columns_removes_gender_and_weak_columns(employees, project_params):
+    kept = drop_columns(employees, project_params["cleaning"]["drop_columns"])
+    assert not {"employee_id", "gender", "age", "no_of_trainings", "length_of_service"} & set(kept.columns)
+
+
+def test_encode_ordinal_maps_study_levels(project_params):
+    table = pd.DataFrame({"education": ["other", "Below Secondary", "Bachelor's", "Master's & above"]})
+    encoded = encode_ordinal(table, project_params["encoding"]["ordinal"])
+    assert encoded.education.tolist() == [0, 1, 2, 3]
+
+
+def test_encode_ordinal_rejects_unknown_level(project_params):
+    table = pd.DataFrame({"education": ["PhD"]})
+    with pytest.raises(InvalidTableError, match=r"'education'.*PhD"):
+        encode_ordinal(table, project_params["encoding"]["ordinal"])
+
+
+def test_encode_flags_builds_is_referred(project_params):
+    table = pd.DataFrame({"recruitment_channel": ["referred", "other", "sourcing"]})
+    encoded = encode_flags(table, project_params["encoding"]["flags"])
+    assert encoded.columns.tolist() == ["is_referred"] and encoded.is_referred.tolist() == [1, 0, 0]
+
+
+def test_one_hot_encode_gives_integer_dummies():
+    encoded = one_hot_encode(pd.DataFrame({"department": ["HR", "Legal", "HR"], "x": [1, 2, 3]}), ["department"])
+    assert encoded.columns.tolist() == ["x", "department_HR", "department_Legal"]
+    assert all(pd.api.types.is_integer_dtype(encoded[c]) for c in encoded)
+
+
+def _features(employees, params):
+    table = fill_missing_values(employees, params["cleaning"]["fill_values"])
+    table = drop_columns(table, params["cleaning"]["drop_columns"])
+    table = encode_ordinal(table, params["encoding"]["ordinal"])
+    table = encode_flags(table, params["encoding"]["flags"])
+    return one_hot_encode(table, params["encoding"]["one_hot"])
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+def test_split_is_seeded_and_sized(employees, project_params, stratify):
+    features = _features(employees, project_params)
+    split = {**project_params["split"], "stratify": stratify}
+    first = split_train_test(features, "is_promoted", split)
+    second = split_train_test(features, "is_promoted", split)
+    assert len(first[1]) == 100 and len(first[0]) == 300
+    assert first[0].index.equals(second[0].index)
+    assert "is_promoted" not in first[0].columns and first[2].columns.tolist() == ["is_promoted"]
+
+
+def test_reducer_is_fitted_on_training_part_and_keeps_90_percent(employees, project_params):
+    features = _features(employees, project_params)
+    x_train, x_test, _, _ = split_train_test(features, "is_promoted", project_params["split"])
+    reducer = fit_feature_reducer(x_train, project_params["reduction"])
+    scaled = reducer.named_steps["scale"].transform(x_train)
+    assert np.isclose(scaled.min(), 0) and np.isclose(scaled.max(), 1)
+    summary = summarise_feature_space(x_train, reducer)
+    assert summary["explained_variance"] >= 0.90
+    assert summary["n_components"] == reducer.transform(x_test).shape[1] < summary["n_features"]

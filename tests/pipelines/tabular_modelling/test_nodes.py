@@ -1,0 +1,112 @@
+"""Unit tests of the tabular modelling template's nodes."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+
+from promotion_cnn.pipelines.data_processing.tabular_nodes import fit_feature_reducer
+from promotion_cnn.pipelines.tabular_modelling.nodes import (
+    build_estimator,
+    default_threshold,
+    evaluate_model,
+    evaluate_variants,
+    fit_selected_model,
+    select_variant,
+    tune_threshold,
+)
+
+FAMILY = {
+    "estimator": "sklearn.linear_model.LogisticRegression",
+    "base_params": {"max_iter": 500},
+    "variants": {"strong": {"C": 1.0}, "weak": {"C": 1e-5}},
+    "threshold": {"method": "f1", "value": None},
+}
+PROTOCOL = {"cv_folds": 3, "selection_metric": "cv_f1_tuned", "threshold_source": "out_of_fold",
+            "random_state": 0, "n_jobs": 1, "progress": 0}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = make_classification(600, 8, n_informative=4, weights=[0.85], random_state=0)
+    features = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
+    target = pd.DataFrame({"is_promoted": y})
+    return features, target, fit_feature_reducer(features, {"pca_variance": 0.9, "random_state": 0})
+
+
+def test_build_estimator_prepends_a_fresh_reducer(data):
+    features, _, reducer = data
+    model = build_estimator(FAMILY, "weak", reducer)
+    assert [name for name, _ in model.steps] == ["scale", "pca", "model"]
+    assert model.named_steps["model"].C == 1e-5 and not hasattr(model.named_steps["pca"], "components_")
+    assert [n for n, _ in build_estimator({**FAMILY, "use_reducer": False}, "weak", reducer).steps] == ["model"]
+
+
+def test_evaluate_variants_with_cv_scores_every_variant(data):
+    scores, oof, fitted = evaluate_variants(*data, FAMILY, PROTOCOL)
+    assert scores.variant.tolist() == ["strong", "weak"]
+    assert {"train_accuracy", "cv_f1", "cv_f1_tuned", "cv_roc_auc", "cv_average_precision"} <= set(scores.columns)
+    assert scores.set_index("variant").loc["strong", "cv_roc_auc"] > 0.6
+    assert oof.shape == (600, 2) and fitted == {}
+
+
+def test_evaluate_variants_without_cv_fits_on_everything(data):
+    scores, oof, fitted = evaluate_variants(*data, FAMILY, {**PROTOCOL, "cv_folds": 0})
+    assert oof.empty and set(fitted) == {"strong", "weak"}
+    assert "cv_f1" not in scores.columns and scores.train_accuracy.between(0, 1).all()
+    assert select_variant(scores, {"selection_metric": "train_accuracy"}) in {"strong", "weak"}
+    with pytest.raises(ValueError, match="needs cross-validation"):
+        select_variant(scores, {"selection_metric": "cv_f1"})
+
+
+def test_select_variant_picks_the_best_and_rejects_unknown_metric():
+    scores = pd.DataFrame({"variant": ["a", "b"], "cv_roc_auc": [0.6, 0.8]})
+    assert select_variant(scores, {"selection_metric": "cv_roc_auc"}) == "b"
+    with pytest.raises(ValueError, match="selection_metric must be one of"):
+        select_variant(scores, {"selection_metric": "test_f1"})
+
+
+def test_fit_selected_model_reuses_a_full_fit(data):
+    features, target, reducer = data
+    sentinel = object()
+    assert fit_selected_model(features, target, reducer, FAMILY, "weak", {"weak": sentinel}) is sentinel
+    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
+    assert model.predict(features).shape == (600,)
+
+
+@pytest.mark.parametrize("method", ["f1", "youden", "default", "fixed"])
+def test_tune_threshold_methods(data, method):
+    features, target, reducer = data
+    _, oof, _ = evaluate_variants(*data, FAMILY, PROTOCOL)
+    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
+    chosen, curve = tune_threshold(model, features, target, oof, "strong", PROTOCOL, {"method": method, "value": 0.3})
+    assert chosen["source"] == "out_of_fold" and chosen["method"] == method
+    expected = {"default": default_threshold(model), "fixed": 0.3}
+    if method in expected:
+        assert chosen["threshold"] == expected[method]
+    if method == "f1":
+        assert np.isclose(chosen["train_f1"], curve.f1.max())
+    assert list(curve.columns) == ["threshold", "precision", "recall", "f1"]
+
+
+def test_tune_threshold_in_sample_differs_from_out_of_fold(data):
+    features, target, reducer = data
+    _, oof, _ = evaluate_variants(*data, FAMILY, PROTOCOL)
+    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
+    in_sample, _ = tune_threshold(model, features, target, oof, "strong", {"threshold_source": "in_sample"}, FAMILY["threshold"])
+    oof_chosen, _ = tune_threshold(model, features, target, oof, "strong", PROTOCOL, FAMILY["threshold"])
+    assert in_sample["source"] == "in_sample" and in_sample["threshold"] != oof_chosen["threshold"]
+    with pytest.raises(ValueError, match="needs cross-validation"):
+        tune_threshold(model, features, target, pd.DataFrame(), "strong", PROTOCOL, FAMILY["threshold"])
+
+
+def test_evaluate_model_reports_metrics_matrix_and_curves(data):
+    features, target, reducer = data
+    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
+    metrics, matrix, roc, pr = evaluate_model(model, {"threshold": 0.5}, features, target, "strong")
+    predicted = model.predict(features)
+    assert np.isclose(metrics["accuracy"], (predicted == target.is_promoted).mean(), atol=0.01)
+    assert matrix[["predicted_0", "predicted_1"]].to_numpy().sum() == 600
+    assert matrix.loc[1, "predicted_1"] == ((predicted == 1) & (target.is_promoted == 1)).sum()
+    assert roc.fpr.iloc[0] == 0 and roc.tpr.iloc[-1] == 1 and 0.5 < metrics["roc_auc"] <= 1
+    assert {"precision", "recall", "threshold"} == set(pr.columns)

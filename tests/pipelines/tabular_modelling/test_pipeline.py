@@ -1,0 +1,85 @@
+"""The tabular processing + modelling pipelines run end to end on tiny generated data."""
+
+import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
+
+from promotion_cnn.datasets import generate_employees
+from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
+from promotion_cnn.pipelines.tabular_modelling import create_pipeline
+from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+
+
+class KeptDataset(MemoryDataset):
+    """A memory dataset the runner cannot release, so tests can read every intermediate output."""
+
+    def _release(self) -> None:
+        pass
+
+
+def _run(params: dict, seed: int = 3) -> dict:
+    pipeline = create_tabular_pipeline() + create_pipeline()
+    catalog = DataCatalog({"employees_raw": MemoryDataset(generate_employees(2000, seed))})
+    for name in pipeline.datasets():
+        if name.startswith("params:"):
+            value = params
+            for key in name.removeprefix("params:").split("."):
+                value = value[key]
+            catalog[name] = MemoryDataset(value)
+        elif name != "employees_raw":
+            catalog[name] = KeptDataset(copy_mode="assign")
+    SequentialRunner().run(pipeline, catalog)
+    return {name: catalog[name].load() for name in pipeline.all_outputs()}
+
+
+@pytest.fixture(scope="module")
+def outputs(fast_params):
+    return _run(fast_params)
+
+
+def test_every_family_is_trained_selected_and_evaluated(outputs, fast_params):
+    for family in MODEL_FAMILIES:
+        scores = outputs[f"{family}.variant_scores"]
+        assert scores.variant.tolist() == list(fast_params[family]["variants"])
+        metrics = outputs[f"{family}.test_metrics"]
+        assert metrics["variant"] in scores.variant.tolist()
+        assert metrics["n_test"] == 500 and 0 <= metrics["f1"] <= 1 and 0 <= metrics["roc_auc"] <= 1
+        assert outputs[f"{family}.threshold"]["source"] == "out_of_fold"
+        assert outputs[f"{family}.confusion_matrix"].shape == (2, 3)
+
+
+def test_random_forest_learns_the_planted_signal(outputs):
+    assert outputs["random_forest.test_metrics"]["roc_auc"] > 0.65
+    assert outputs["random_forest.test_metrics"]["f1"] > 0.2
+
+
+def test_saved_model_includes_preprocessing(outputs):
+    model = outputs["random_forest.model"]
+    assert [name for name, _ in model.steps] == ["scale", "pca", "model"]
+
+
+def test_feature_space_is_summarised(outputs):
+    summary = outputs["feature_space_summary"]
+    assert summary["n_components"] < summary["n_features"] and summary["explained_variance"] >= 0.9
+
+
+def test_same_seeds_give_identical_metrics(outputs, fast_params):
+    again = _run(fast_params)
+    for family in MODEL_FAMILIES:
+        assert again[f"{family}.test_metrics"] == outputs[f"{family}.test_metrics"]
+        assert again[f"{family}.variant_scores"].drop(columns="fit_seconds").equals(
+            outputs[f"{family}.variant_scores"].drop(columns="fit_seconds")
+        )
+
+
+def test_study_faithful_protocol_runs_without_cross_validation(fast_params):
+    study = {
+        **fast_params,
+        "tabular_protocol": {**fast_params["tabular_protocol"], "cv_folds": 0, "selection_metric": "train_accuracy",
+                             "threshold_source": "in_sample"},
+        "svm": {**fast_params["svm"], "threshold": {"method": "default", "value": None}},
+    }  # fmt: skip
+    outputs = _run(study)
+    assert outputs["svm.threshold"] | {} and outputs["svm.threshold"]["threshold"] == 0.0
+    assert outputs["random_forest.threshold"]["source"] == "in_sample"
+    assert "cv_f1" not in outputs["random_forest.variant_scores"].columns

@@ -1,0 +1,91 @@
+"""`kedro run --pipeline tabular_modelling` on a fresh copy of the project, with no earlier run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promotion_cnn.datasets import generate_employees
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+FAST = ("tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,"
+        "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60")  # fmt: skip
+SMALL_TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 1500\n  seed: 1\n"
+
+
+def _copy_project(destination: Path) -> Path:
+    ignore = shutil.ignore_patterns(".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs")
+    shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
+    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models",
+                  "07_model_output", "08_reporting"):  # fmt: skip
+        (destination / "data" / layer).mkdir(parents=True)
+    return destination
+
+
+def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "kedro", "run", "--pipeline", "tabular_modelling", *args]
+    env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=600)
+
+
+def _versions(project: Path) -> list[Path]:
+    return sorted((project / "data").glob("**/*.json/*")) + sorted((project / "data").glob("**/*.pkl/*"))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = _copy_project(tmp_path_factory.mktemp("clone") / "promotion_cnn")
+    (project / "conf" / "local" / "catalog.yml").write_text(SMALL_TABLE)
+    result = _kedro(project, "--params", FAST)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+def test_fresh_run_writes_models_and_metrics(project):
+    for family in ("random_forest", "svm"):
+        metrics_files = list((project / "data/08_reporting" / family / "test_metrics.json").glob("*/test_metrics.json"))
+        assert len(metrics_files) == 1
+        metrics = json.loads(metrics_files[0].read_text())
+        assert {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"} <= set(metrics)
+        assert list((project / "data/06_models" / family / "model.pkl").glob("*/model.pkl"))
+        assert (project / "data/07_model_output" / family / "variant_scores.csv").is_file()
+
+
+@pytest.mark.parametrize(
+    ("corruption", "message"),
+    [
+        (lambda t: t.drop(columns="region"), r"required column\(s\) missing: \['region'\]"),
+        (lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 3, "thirty")),
+         r"column 'age' must be numeric but row 3 holds 'thirty'"),
+        (lambda t: t.iloc[0:0], "the table is empty"),
+        (lambda t: t.assign(is_promoted=t.is_promoted.replace(1, 2)), r"target column 'is_promoted' must be 0/1"),
+    ],
+    ids=["missing-column", "non-numeric", "empty", "bad-target"],
+)
+def test_bad_table_stops_the_run_naming_file_and_column(project, tmp_path, corruption, message):
+    bad_csv = tmp_path / "employees.csv"
+    corruption(generate_employees(300, seed=2)).to_csv(bad_csv, index=False)
+    env_dir = project / "conf" / f"bad_{tmp_path.name}"
+    env_dir.mkdir()
+    (env_dir / "catalog.yml").write_text(f"employees_raw:\n  type: pandas.CSVDataset\n  filepath: {bad_csv}\n")
+    before = _versions(project)
+    result = _kedro(project, "--env", env_dir.name, "--params", FAST)
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert str(bad_csv) in output and re.search(message, output), output[-2000:]
+    assert _versions(project) == before
+
+
+def test_failed_run_keeps_no_partial_versions(project):
+    before = _versions(project)
+    result = _kedro(project, "--params", FAST + ",svm.threshold.method=bogus")
+    assert result.returncode != 0 and "threshold method must be" in " ".join(result.stdout.split())
+    assert "removed its partial output version" in " ".join(result.stdout.split())
+    assert _versions(project) == before
