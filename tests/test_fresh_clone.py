@@ -86,6 +86,7 @@ def test_bad_table_stops_the_run_naming_file_and_column(project, tmp_path, corru
 def test_failed_run_keeps_no_partial_versions(project):
     before = _versions(project)
     result = _kedro(project, "--params", FAST + ",svm.threshold.method=bogus")
-    assert result.returncode != 0 and "threshold method must be" in " ".join(result.stdout.split())
-    assert "removed its partial output version" in " ".join(result.stdout.split())
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0 and "threshold method must be" in output
+    assert "removed its partial output version" in output
     assert _versions(project) == before

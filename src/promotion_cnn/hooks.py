@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
@@ -46,13 +45,13 @@ class RollbackVersionsHook:
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
         dataset = self._catalog.get(dataset_name) if self._catalog is not None else None
-        if isinstance(dataset, AbstractVersionedDataset):
+        if isinstance(dataset, AbstractVersionedDataset) and dataset.resolve_save_version():
             self._saved.append(dataset)
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         for dataset in self._saved:
-            version_dir = str(PurePosixPath(dataset._get_versioned_path(dataset.resolve_save_version())).parent)
+            version_dir = str(dataset._get_versioned_path(dataset.resolve_save_version()).parent)
             dataset._fs.rm(version_dir, recursive=True)
             logger.warning("Run failed: removed its partial output version %s", version_dir)
         self._saved = []
