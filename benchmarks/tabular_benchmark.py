@@ -30,7 +30,9 @@ from kedro.framework.startup import bootstrap_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = {
-    "tabular_protocol": {"cv_folds": 0, "selection_metric": "train_accuracy", "threshold_source": "in_sample"},
+    "tabular_protocol": {
+        "cv_folds": 0, "selection_metric": "train_accuracy", "threshold_source": "in_sample", "train_accuracy_sample": 0
+    },
     "svm": {"threshold": {"method": "default"}},
 }
 
