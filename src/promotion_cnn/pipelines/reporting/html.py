@@ -31,7 +31,7 @@ def image_uri(image: Any) -> str:
     """A ``data:`` URI of a matplotlib figure or a PIL image, as PNG."""
     buffer = io.BytesIO()
     if isinstance(image, Figure):
-        image.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        image.savefig(buffer, format="png", dpi=80)  # figures are laid out already
     else:
         image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

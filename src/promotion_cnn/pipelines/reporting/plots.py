@@ -74,7 +74,7 @@ def plot_numeric_pairs(employees: pd.DataFrame | None, eda: dict[str, Any]) -> F
     """Pair plot of the numeric attributes coloured by the target, on a seeded sample (Appendix A)."""
     if employees is None:
         return missing_figure("employees_validated")
-    columns, target = eda["numeric_columns"], eda["target"]
+    columns, target = eda["pair_plot"]["columns"], eda["target"]
     sample_size = min(int(eda["pair_plot"]["sample_size"]), len(employees))
     sample = employees.sample(n=sample_size, random_state=eda["pair_plot"]["random_state"])
     k = len(columns)
