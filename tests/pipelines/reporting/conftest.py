@@ -75,6 +75,18 @@ def image_outputs(model: str, val_accuracy: float) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
+def fake_tabular():
+    """``fake_tabular(family, seed)``: one family's tabular_modelling outputs."""
+    return tabular_outputs
+
+
+@pytest.fixture(scope="session")
+def fake_image():
+    """``fake_image(model, val_accuracy)``: one CNN's image_modelling outputs (classes cat, dog, ship)."""
+    return image_outputs
+
+
+@pytest.fixture(scope="session")
 def tabular_inputs(employees) -> dict[str, Any]:
     data = {"employees_validated": employees}
     for seed, family in enumerate(MODEL_FAMILIES):
