@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -98,3 +99,10 @@ def test_report_lists_what_is_missing_when_only_the_tabular_half_ran(tabular_inp
     assert "kedro run --pipeline tabular_modelling</code> first" not in report  # the tabular half is complete
     assert "no CNN results in this run" in outputs["study_report_markdown"]
     assert outputs["image_comparison"]["this_run"].isna().all()
+
+
+def test_docs_page_describes_every_node_and_parameter(reporting):
+    page = (Path(__file__).resolve().parents[3] / "docs" / "reporting.md").read_text()
+    nodes = {node.name.rsplit(".", 1)[-1] for node in create_pipeline().nodes}
+    assert not {name for name in nodes if f"`{name}`" not in page}
+    assert not {key for key in reporting if f"reporting.{key}" not in page}
