@@ -43,8 +43,9 @@ def figure_html(image: Any, caption: str) -> str:
 
 
 def table_html(table: pd.DataFrame, digits: int = 3) -> str:
-    """A DataFrame as a plain HTML table with rounded floats."""
-    return table.to_html(index=False, border=0, na_rep="–", float_format=lambda v: f"{v:.{digits}f}")
+    """A DataFrame as a plain HTML table; floats rounded, whole numbers (counts, hyperparameters) without decimals."""
+    return table.to_html(index=False, border=0, na_rep="–",
+                         float_format=lambda v: f"{v:.0f}" if float(v).is_integer() else f"{v:.{digits}f}")  # fmt: skip
 
 
 def markdown_html(text: str) -> str:
