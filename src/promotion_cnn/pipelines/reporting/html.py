@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .nodes import format_number
+
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #4c72b0}h2{margin-top:2em;border-bottom:1px solid #ccc}
@@ -42,10 +44,9 @@ def figure_html(image: Any, caption: str) -> str:
     return f'<figure><img src="{image_uri(image)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
 
 
-def table_html(table: pd.DataFrame, digits: int = 3) -> str:
-    """A DataFrame as a plain HTML table; floats rounded, whole numbers (counts, hyperparameters) without decimals."""
-    return table.to_html(index=False, border=0, na_rep="–",
-                         float_format=lambda v: f"{v:.0f}" if float(v).is_integer() else f"{v:.{digits}f}")  # fmt: skip
+def table_html(table: pd.DataFrame) -> str:
+    """A DataFrame as a plain HTML table, numbers formatted as in the Markdown tables."""
+    return table.to_html(index=False, border=0, na_rep="–", float_format=format_number)
 
 
 def markdown_html(text: str) -> str:

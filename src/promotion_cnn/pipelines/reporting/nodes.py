@@ -22,12 +22,17 @@ IMAGE_RUN_COLUMNS = [
 CLASS_ACCURACY_COLUMNS = ["model", "label", "images", "correct", "accuracy"]
 
 
-def markdown_table(table: pd.DataFrame, float_digits: int = 3) -> str:
+def format_number(value: float, digits: int = 3) -> str:
+    """A float for a table: whole numbers (counts, hyperparameters) without decimals, others rounded."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.{digits}f}"
+
+
+def markdown_table(table: pd.DataFrame) -> str:
     """Render a table as GitHub-flavoured Markdown (no third-party formatter needed)."""
 
     def cell(value: Any) -> str:
         if isinstance(value, float | np.floating):
-            return "" if np.isnan(value) else f"{value:.{float_digits}f}"
+            return "" if np.isnan(value) else format_number(value)
         return str(value).replace("|", "\\|")
 
     header = "| " + " | ".join(map(str, table.columns)) + " |"
