@@ -10,7 +10,7 @@ from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import CSVDataset
 
 from promotion_cnn.datasets import OptionalDataset
-from promotion_cnn.pipelines.reporting.hooks import MissingReportInputsHook, optional_report_inputs
+from promotion_cnn.datasets.optional import OptionalInputsHook, optional_inputs
 
 
 def test_optional_dataset_loads_none_until_the_file_exists(tmp_path):
@@ -41,8 +41,8 @@ def test_hook_wraps_only_absent_free_inputs_of_reporting_nodes(tmp_path):
         Node(describe, ["present", "absent_file", "unregistered", "produced"], "report", name="report", tags="reporting"),
         Node(lambda x: x, "absent_elsewhere", "other", name="other"),
     ])  # fmt: skip
-    assert optional_report_inputs(pipeline) == {"present", "absent_file", "unregistered"}
-    MissingReportInputsHook().before_pipeline_run(run_params={}, pipeline=pipeline.only_nodes("model", "report"),
+    assert optional_inputs(pipeline, "reporting") == {"present", "absent_file", "unregistered"}
+    OptionalInputsHook("reporting").before_pipeline_run(run_params={}, pipeline=pipeline.only_nodes("model", "report"),
                                                   catalog=catalog)  # fmt: skip
     assert isinstance(catalog.get("absent_file"), OptionalDataset)
     assert not isinstance(catalog.get("present"), OptionalDataset)  # present data is read as usual
@@ -52,7 +52,7 @@ def test_hook_wraps_only_absent_free_inputs_of_reporting_nodes(tmp_path):
 def test_with_the_hook_absent_inputs_load_as_none(tmp_path):
     catalog = DataCatalog({"absent_file": CSVDataset(filepath=str(tmp_path / "absent.csv"))})
     pipeline = Pipeline([Node(describe, ["absent_file", "unregistered"], "seen", tags="reporting")])
-    MissingReportInputsHook().before_pipeline_run(run_params={}, pipeline=pipeline, catalog=catalog)
+    OptionalInputsHook("reporting").before_pipeline_run(run_params={}, pipeline=pipeline, catalog=catalog)
     assert SequentialRunner().run(pipeline, catalog)["seen"].load() == "none none"
 
 

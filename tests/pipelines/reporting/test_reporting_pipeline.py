@@ -11,7 +11,7 @@ from kedro.io import MemoryDataset
 from kedro.runner import SequentialRunner
 
 from promotion_cnn.pipelines.reporting import create_pipeline
-from promotion_cnn.pipelines.reporting.hooks import MissingReportInputsHook
+from promotion_cnn.datasets import OptionalInputsHook
 from promotion_cnn.pipelines.reporting.pipeline import IMAGE_MODELS
 from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
 
@@ -31,7 +31,7 @@ def run(catalog) -> dict:
     pipeline = create_pipeline()
     for name in pipeline.all_outputs():
         catalog[name] = KeptDataset()
-    MissingReportInputsHook().before_pipeline_run(run_params={}, pipeline=pipeline, catalog=catalog)
+    OptionalInputsHook("reporting").before_pipeline_run(run_params={}, pipeline=pipeline, catalog=catalog)
     SequentialRunner().run(pipeline, catalog)
     return {name: catalog.load(name) for name in pipeline.all_outputs()}
 

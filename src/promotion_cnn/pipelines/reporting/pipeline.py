@@ -2,8 +2,8 @@
 
 Per-model nodes live in the model's own namespace (``random_forest``, ``lenet``, ...),
 next to the nodes that trained it, so kedro-viz groups each model's training and
-reporting together. Every node is tagged ``reporting``; the hook in ``hooks.py``
-uses that tag to turn inputs that no earlier run produced into ``None``.
+reporting together. Every node is tagged ``reporting``: ``OptionalInputsHook``
+(``datasets/optional.py``) uses the tag to turn inputs that no run produced into ``None``.
 """
 
 from kedro.pipeline import Node, Pipeline, pipeline
