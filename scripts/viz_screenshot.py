@@ -104,7 +104,7 @@ async def capture(page_socket: str, url: str, out: Path, timeout: float) -> dict
         await asyncio.sleep(2)  # let the layout settle and the zoom-to-fit animation end
         await tools.evaluate("""[...document.querySelectorAll('button')]
             .filter(b => /^(Dismiss|Got it|Close)$/i.test(b.textContent.trim())).forEach(b => b.click()); true""")
-        text = await tools.evaluate("document.querySelector('.pipeline-flowchart, svg')?.textContent || document.body.textContent")
+        text = await tools.evaluate("[...document.querySelectorAll('g.pipeline-node')].map(g => g.textContent).join(' ')")
         missing = [label for label in EXPECTED_LABELS if label not in text]
         if missing:
             raise AssertionError(f"the drawn graph lacks {missing}")

@@ -124,8 +124,8 @@ def parameter_entries(parameters: dict[str, Any]) -> dict[str, Any]:
 def make_catalog(parameters):
     """A catalog holding the parameters (with a 3-attribute pair plot, for speed) and the given data in memory."""
     eda = parameters["reporting"]["eda"]
-    fast = {**parameters, "reporting": {**parameters["reporting"],
-                                        "eda": {**eda, "pair_plot": {**eda["pair_plot"], "columns": ["age", "previous_year_rating", "avg_training_score"]}}}}  # fmt: skip
+    pair_plot = {**eda["pair_plot"], "columns": ["age", "previous_year_rating", "avg_training_score"]}
+    fast = {**parameters, "reporting": {**parameters["reporting"], "eda": {**eda, "pair_plot": pair_plot}}}
 
     def make(data: dict[str, Any]) -> DataCatalog:
         catalog = DataCatalog()

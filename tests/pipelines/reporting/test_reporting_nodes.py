@@ -29,7 +29,6 @@ from promotion_cnn.pipelines.reporting.plots import (
 )
 
 
-
 def figure_text(fig: Figure) -> str:
     return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
 
@@ -132,7 +131,8 @@ def test_image_tables_and_best_cnn_class_accuracy(fake_image):
 def test_markdown_helpers():
     table = pd.DataFrame({"model": ["a|b"], "f1": [0.12345], "n": [3]})
     assert markdown_table(table).splitlines() == ["| model | f1 | n |", "| --- | --- | --- |", "| a\\|b | 0.123 | 3 |"]
-    assert markdown_html("# T\n- one **x**\n- two\ntext") == "<h3>T</h3>\n<ul><li>one <strong>x</strong></li>\n<li>two</li>\n</ul>\n<p>text</p>"
+    expected = "<h3>T</h3>\n<ul><li>one <strong>x</strong></li>\n<li>two</li>\n</ul>\n<p>text</p>"
+    assert markdown_html("# T\n- one **x**\n- two\ntext") == expected
 
 
 def test_figures_embed_as_png_data_uris():

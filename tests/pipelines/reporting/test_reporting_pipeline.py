@@ -10,8 +10,8 @@ import pytest
 from kedro.io import MemoryDataset
 from kedro.runner import SequentialRunner
 
-from promotion_cnn.pipelines.reporting import create_pipeline
 from promotion_cnn.datasets import OptionalInputsHook
+from promotion_cnn.pipelines.reporting import create_pipeline
 from promotion_cnn.pipelines.reporting.pipeline import IMAGE_MODELS
 from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
 

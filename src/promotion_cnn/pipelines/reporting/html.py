@@ -25,7 +25,7 @@ h1{border-bottom:2px solid #4c72b0}h2{margin-top:2em;border-bottom:1px solid #cc
 table{border-collapse:collapse;margin:.6em 0;font-size:.85em}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#eef}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}
 figcaption{font-size:.85em;color:#555}img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.75em}
-.missing{background:#fff3cd;border:1px solid #e0c36c;padding:.5em 1em}.selected{font-weight:bold;background:#e8f4e8}
+.missing{background:#fff3cd;border:1px solid #e0c36c;padding:.5em 1em}
 """.strip()
 
 
@@ -41,7 +41,8 @@ def image_uri(image: Any) -> str:
 
 def figure_html(image: Any, caption: str) -> str:
     """An embedded figure with its caption."""
-    return f'<figure><img src="{image_uri(image)}" alt="{html.escape(caption)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+    caption = html.escape(caption)
+    return f'<figure><img src="{image_uri(image)}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
 
 
 def table_html(table: pd.DataFrame) -> str:
@@ -163,7 +164,8 @@ def render_image_overview(
         parts += [f"<h3>LeNet variants ({labels['lenet_variants']})</h3>", table_html(lenet_variants)]
     if not class_accuracy.empty:
         best = class_accuracy["model"].iloc[0]
-        parts += [f"<h3>Best CNN: {html.escape(best)}</h3>", figure_html(best_confusion_figure, "validation confusion matrix"),
+        parts += [f"<h3>Best CNN: {html.escape(best)}</h3>",
+                  figure_html(best_confusion_figure, "validation confusion matrix"),
                   table_html(class_accuracy.drop(columns="model"))]  # fmt: skip
     return _section("image", parts, missing)
 

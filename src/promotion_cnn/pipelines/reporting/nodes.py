@@ -137,8 +137,9 @@ def tabulate_class_accuracy(image_runs: pd.DataFrame, **confusion_matrices: pd.D
     matrix = matrix_frame(confusion_matrices[best])
     images = matrix.sum(axis=1).to_numpy()
     correct = np.diag(matrix.to_numpy())
+    accuracy = correct / np.where(images > 0, images, np.nan)
     return pd.DataFrame({"model": best, "label": [str(i) for i in matrix.index], "images": images.astype(int),
-                         "correct": correct.astype(int), "accuracy": correct / np.where(images > 0, images, np.nan)})  # fmt: skip
+                         "correct": correct.astype(int), "accuracy": accuracy})  # fmt: skip
 
 
 def _best(table: pd.DataFrame, order: list[str]) -> pd.Series | None:
@@ -159,8 +160,8 @@ def summarise_comparison(
     if best is None:
         lines.append("- Task 1 (promotion): no tabular results in this run.")
     else:
-        lines.append(f"- Task 1 (promotion), ranked by {' then '.join(order)}: best model is **{best['model']}** "
-                     f"with F1 {best['f1']:.3f}, recall {best['recall']:.3f}, precision {best['precision']:.3f}.")  # fmt: skip
+        lines.append(f"- Task 1 (promotion), ranked by {' then '.join(order)}: best model is **{best['model']}** with "
+                     f"F1 {best['f1']:.3f}, recall {best['recall']:.3f}, precision {best['precision']:.3f}.")  # fmt: skip
         top_recall = run.sort_values("recall", ascending=False).iloc[0]
         if top_recall["model"] != best["model"]:
             lines.append(f"- Highest recall: {top_recall['model']} ({top_recall['recall']:.3f}), "

@@ -7,14 +7,11 @@ small figure that says so, since a dataset cannot save ``None``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-
-logger = logging.getLogger(__name__)
 
 PALETTE = {0: "#4c72b0", 1: "#dd8452"}  # not promoted / promoted
 
@@ -43,7 +40,7 @@ def plot_target_distribution(employees: pd.DataFrame | None, eda: dict[str, Any]
     fig = Figure(figsize=(5, 3.5))
     ax = fig.add_subplot()
     bars = ax.bar(["not promoted (0)", "promoted (1)"], counts.to_numpy(), color=[PALETTE[0], PALETTE[1]])
-    for bar, count in zip(bars, counts):
+    for bar, count in zip(bars, counts, strict=True):
         ax.annotate(f"{count:,} ({count / counts.sum():.1%})", (bar.get_x() + bar.get_width() / 2, count),
                     ha="center", va="bottom", fontsize=9)  # fmt: skip
     ax.set(title=f"Distribution of {target}", ylabel="employees")
@@ -107,7 +104,7 @@ def plot_categorical_counts(employees: pd.DataFrame | None, eda: dict[str, Any])
     heights = [max(len(c), 2) for c in counts.values()]
     fig = Figure(figsize=(8, 0.22 * sum(heights) + 1.2 * len(heights)))
     axes = fig.subplots(len(counts), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, (column, values) in zip(axes, counts.items()):
+    for ax, (column, values) in zip(axes, counts.items(), strict=True):
         ax.barh(values.index.astype(str), values.to_numpy(), color=PALETTE[0])
         ax.set_title(column, fontsize=10)
         ax.tick_params(labelsize=7)
