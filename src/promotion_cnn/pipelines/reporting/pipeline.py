@@ -1,8 +1,142 @@
-"""reporting pipeline."""
+"""reporting: every figure and table of the study, and one self-contained HTML report.
 
-from kedro.pipeline import Pipeline
+Per-model nodes live in the model's own namespace (``random_forest``, ``lenet``, ...),
+next to the nodes that trained it, so kedro-viz groups each model's training and
+reporting together. Every node is tagged ``reporting``: ``OptionalInputsHook``
+(``datasets/optional.py``) uses the tag to turn inputs that no run produced into ``None``.
+"""
+
+from kedro.pipeline import Node, Pipeline, pipeline
+
+from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+
+from .html import render_eda_section, render_image_overview, render_image_section, render_report, render_tabular_section
+from .nodes import (
+    compare_image_models,
+    compare_tabular_models,
+    plot_best_cnn_confusion,
+    render_markdown_report,
+    summarise_comparison,
+    tabulate_class_accuracy,
+    tabulate_image_runs,
+    tabulate_lenet_variants,
+    tabulate_promotion_rates,
+    tabulate_variants,
+)
+from .plots import (
+    plot_categorical_counts,
+    plot_confusion_matrix,
+    plot_numeric_pairs,
+    plot_roc_curve,
+    plot_target_correlation,
+    plot_target_distribution,
+    plot_threshold_curve,
+    plot_training_history,
+)
+
+try:  # the image pipeline owns this tuple once it is merged
+    from promotion_cnn.pipelines.image_modelling.pipeline import IMAGE_MODELS
+except ImportError:  # until then: the study's CNNs, in the contract's namespaces
+    IMAGE_MODELS = ("simple_cnn", "lenet", "alexnet", "lenet_batch_128", "lenet_batch_8", "lenet_size_128",
+                    "lenet_kernel_2", "lenet_dropout", "alexnet_25_epochs")  # fmt: skip
+
+EDA = "params:reporting.eda"
+LABELS = "params:reporting.report.figure_labels"
+
+
+def create_eda_pipeline() -> Pipeline:
+    """The study's exploratory figures and the promotion-rate table, from the validated table."""
+    return Pipeline(
+        [
+            Node(plot_target_distribution, ["employees_validated", EDA], "promotion_distribution_figure",
+                 name="plot_target_distribution"),
+            Node(plot_target_correlation, ["employees_validated", EDA], "promotion_correlation_figure",
+                 name="plot_target_correlation"),
+            Node(plot_numeric_pairs, ["employees_validated", EDA], "numeric_pairs_figure", name="plot_numeric_pairs"),
+            Node(plot_categorical_counts, ["employees_validated", EDA], "categorical_counts_figure",
+                 name="plot_categorical_counts"),
+            Node(tabulate_promotion_rates, ["employees_validated", EDA], "promotion_rates",
+                 name="tabulate_promotion_rates"),
+            Node(render_eda_section,
+                 ["employees_validated", "promotion_distribution_figure", "promotion_correlation_figure",
+                  "numeric_pairs_figure", "categorical_counts_figure", "promotion_rates", f"{LABELS}.eda"],
+                 "eda_section", name="render_eda_section"),
+        ]
+    )  # fmt: skip
+
+
+def create_tabular_template() -> Pipeline:
+    """Figures, variant table and report section of one tabular model family (run in its namespace)."""
+    return Pipeline(
+        [
+            Node(tabulate_variants, ["variant_scores", "selected_variant"], "variant_table", name="tabulate_variants"),
+            Node(plot_threshold_curve, ["threshold_curve", "threshold"], "threshold_figure",
+                 name="plot_threshold_curve"),
+            Node(plot_confusion_matrix, "confusion_matrix", "confusion_figure", name="plot_confusion_matrix"),
+            Node(plot_roc_curve, ["roc_curve", "test_metrics"], "roc_figure", name="plot_roc_curve"),
+            Node(render_tabular_section,
+                 ["variant_table", "threshold", "test_metrics", "threshold_figure", "confusion_figure", "roc_figure"],
+                 "report_section", name="render_tabular_section"),
+        ]
+    )  # fmt: skip
+
+
+def create_image_template() -> Pipeline:
+    """Accuracy-per-epoch figure and report section of one CNN (run in its namespace)."""
+    return Pipeline(
+        [
+            Node(plot_training_history, "history", "history_figure", name="plot_training_history"),
+            Node(render_image_section, ["history", "val_metrics", "model_summary", "history_figure"],
+                 "report_section", name="render_image_section"),
+        ]
+    )  # fmt: skip
+
+
+def create_comparison_pipeline() -> Pipeline:
+    """Cross-model tables beside the study's numbers, the best CNN, the comparison and the report."""
+    published = "params:reporting.published"
+    comparison = "params:reporting.comparison"
+    val_metrics = {model: f"{model}.val_metrics" for model in IMAGE_MODELS}
+    confusion = {model: f"{model}.val_confusion_matrix" for model in IMAGE_MODELS}
+    sections = {name: f"{name}.report_section" for name in (*MODEL_FAMILIES, *IMAGE_MODELS)}
+    return Pipeline(
+        [
+            Node(compare_tabular_models,
+                 {"published": f"{published}.tabular", "comparison": comparison,
+                  **{family: f"{family}.test_metrics" for family in MODEL_FAMILIES}},
+                 "tabular_comparison", name="compare_tabular_models"),
+            Node(tabulate_image_runs, val_metrics, "image_runs", name="tabulate_image_runs"),
+            Node(compare_image_models, {"published": f"{published}.image", "comparison": comparison, **val_metrics},
+                 "image_comparison", name="compare_image_models"),
+            Node(tabulate_lenet_variants, ["image_runs", f"{published}.image", "params:reporting.lenet_variants"],
+                 "lenet_variant_table", name="tabulate_lenet_variants"),
+            Node(plot_best_cnn_confusion, {"image_runs": "image_runs", **confusion}, "best_cnn_confusion_figure",
+                 name="plot_best_cnn_confusion"),
+            Node(tabulate_class_accuracy, {"image_runs": "image_runs", **confusion}, "best_cnn_class_accuracy",
+                 name="tabulate_class_accuracy"),
+            Node(render_image_overview,
+                 ["image_class_counts", "image_sample_grid_train", "image_sample_grid_val", "lenet_variant_table",
+                  "best_cnn_confusion_figure", "best_cnn_class_accuracy", f"{LABELS}.image"],
+                 "image_overview_section", name="render_image_overview"),
+            Node(summarise_comparison, ["tabular_comparison", "image_comparison", comparison], "model_comparison",
+                 name="summarise_comparison"),
+            Node(render_markdown_report,
+                 ["model_comparison", "tabular_comparison", "image_comparison", "lenet_variant_table"],
+                 "study_report_markdown", name="render_markdown_report"),
+            Node(render_report,
+                 {"report": "params:reporting.report", "summary": "model_comparison",
+                  "tabular_comparison": "tabular_comparison", "image_comparison": "image_comparison",
+                  "eda": "eda_section", "image_overview": "image_overview_section", **sections},
+                 "study_report", name="render_report"),
+        ]
+    )  # fmt: skip
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Empty until its issue lands."""
-    return Pipeline([])
+    """The reporting pipeline: EDA, one template per model namespace, then the comparison and the report."""
+    tabular = [
+        pipeline(create_tabular_template(), namespace=family, tags=["tabular", family]) for family in MODEL_FAMILIES
+    ]
+    image = [pipeline(create_image_template(), namespace=model, tags=["image", model]) for model in IMAGE_MODELS]
+    parts = [create_eda_pipeline(), *tabular, *image, create_comparison_pipeline()]
+    return pipeline(sum(parts, Pipeline([])), tags="reporting")

@@ -1,0 +1,136 @@
+"""Tiny stand-ins for every input of the reporting pipeline, in the contracts' shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog
+from PIL import Image
+
+from promotion_cnn.datasets import generate_employees
+from promotion_cnn.pipelines.reporting.pipeline import IMAGE_MODELS
+from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+
+PROJECT = Path(__file__).resolve().parents[3]
+CLASSES = ["cat", "dog", "ship"]
+
+
+@pytest.fixture(scope="session")
+def parameters() -> dict[str, Any]:
+    """The project's real parameters (so the tests also check parameters_reporting.yml)."""
+    return OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="local")["parameters"]
+
+
+@pytest.fixture(scope="session")
+def reporting(parameters) -> dict[str, Any]:
+    return parameters["reporting"]
+
+
+@pytest.fixture(scope="session")
+def employees() -> pd.DataFrame:
+    return generate_employees(n_rows=600, seed=3)
+
+
+def tabular_outputs(family: str, seed: int) -> dict[str, Any]:
+    """The tabular_modelling outputs of one family, as the catalog would load them."""
+    rng = np.random.default_rng(seed)
+    thresholds = np.linspace(0, 1, 21)
+    precision, recall = np.linspace(0.1, 0.9, 21), np.linspace(1, 0, 21)
+    return {
+        f"{family}.variant_scores": pd.DataFrame({"variant": ["default", "deep"], "train_accuracy": [0.9, 0.95],
+                                                  "cv_f1_tuned": [0.3, 0.35], "max_depth": [np.nan, 8.0]}),
+        f"{family}.selected_variant": "deep",
+        f"{family}.threshold": {"threshold": 0.4, "method": "f1", "source": "out_of_fold", "score": "probability",
+                                "train_precision": 0.3, "train_recall": 0.5, "train_f1": 0.37},
+        f"{family}.threshold_curve": pd.DataFrame({"threshold": thresholds, "precision": precision, "recall": recall,
+                                                   "f1": 2 * precision * recall / (precision + recall)}),
+        f"{family}.test_metrics": {"variant": "deep", "threshold": 0.4, "accuracy": 0.8 + seed / 100,
+                                   "precision": 0.3, "recall": 0.5 - seed / 100, "f1": 0.37 - seed / 100,
+                                   "roc_auc": 0.75, "average_precision": 0.33, "n_test": 100},
+        f"{family}.confusion_matrix": pd.DataFrame({"actual": ["actual_0", "actual_1"], "predicted_0": [80, 5],
+                                                    "predicted_1": [10, 5]}),
+        f"{family}.roc_curve": pd.DataFrame({"fpr": np.sort(rng.random(10)), "tpr": np.sort(rng.random(10)),
+                                             "threshold": np.linspace(1, 0, 10)}),
+    }  # fmt: skip
+
+
+def image_outputs(model: str, val_accuracy: float) -> dict[str, Any]:
+    """The image_modelling outputs of one CNN, in the contract's shapes."""
+    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [2.0, 1.5, 1.2], "accuracy": [0.3, 0.5, 0.6],
+                            "val_loss": [2.1, 1.8, 1.7], "val_accuracy": [0.25, val_accuracy + 0.05, val_accuracy]})
+    matrix = pd.DataFrame({"label": CLASSES, "cat": [8, 1, 1], "dog": [2, 6, 0], "ship": [0, 3, 9]})
+    return {
+        f"{model}.history": history,
+        f"{model}.val_metrics": {"val_accuracy": val_accuracy, "val_loss": 1.7, "train_accuracy": 0.6,
+                                 "best_val_accuracy": val_accuracy + 0.05, "epochs": 3, "n_params": 1234,
+                                 "train_seconds": 1.5, "images_per_second": 200.0, "image_size": 32, "batch_size": 16},
+        f"{model}.val_confusion_matrix": matrix,
+        f"{model}.model_summary": f'Model: "{model}"\nTotal params: 1,234',
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def fake_tabular():
+    """``fake_tabular(family, seed)``: one family's tabular_modelling outputs."""
+    return tabular_outputs
+
+
+@pytest.fixture(scope="session")
+def fake_image():
+    """``fake_image(model, val_accuracy)``: one CNN's image_modelling outputs (classes cat, dog, ship)."""
+    return image_outputs
+
+
+@pytest.fixture(scope="session")
+def tabular_inputs(employees) -> dict[str, Any]:
+    data = {"employees_validated": employees}
+    for seed, family in enumerate(MODEL_FAMILIES):
+        data.update(tabular_outputs(family, seed))
+    return data
+
+
+@pytest.fixture(scope="session")
+def image_inputs() -> dict[str, Any]:
+    data = {"image_class_counts": pd.DataFrame({"label": CLASSES * 2, "split": ["train"] * 3 + ["val"] * 3,
+                                                "count": [50, 40, 30, 10, 10, 10]}),
+            "image_sample_grid_train": Image.new("RGB", (30, 20), "white"),
+            "image_sample_grid_val": Image.new("RGB", (30, 20), "black")}  # fmt: skip
+    for i, model in enumerate(IMAGE_MODELS):
+        data.update(image_outputs(model, val_accuracy=0.3 + i / 100))
+    return data
+
+
+def parameter_entries(parameters: dict[str, Any]) -> dict[str, Any]:
+    """``params:a``, ``params:a.b``, ... for every nesting level, as a Kedro context provides them."""
+    entries = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        entries[f"params:{prefix}"] = value
+        if isinstance(value, dict):
+            for key, child in value.items():
+                walk(f"{prefix}.{key}", child)
+
+    for key, value in parameters.items():
+        walk(key, value)
+    return entries
+
+
+@pytest.fixture(scope="session")
+def make_catalog(parameters):
+    """A catalog holding the parameters (with a 3-attribute pair plot, for speed) and the given data in memory."""
+    eda = parameters["reporting"]["eda"]
+    pair_plot = {**eda["pair_plot"], "columns": ["age", "previous_year_rating", "avg_training_score"]}
+    fast = {**parameters, "reporting": {**parameters["reporting"], "eda": {**eda, "pair_plot": pair_plot}}}
+
+    def make(data: dict[str, Any]) -> DataCatalog:
+        catalog = DataCatalog()
+        for name, value in {**parameter_entries(fast), **data}.items():
+            catalog[name] = value
+        return catalog
+
+    return make

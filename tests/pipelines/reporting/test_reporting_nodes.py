@@ -1,0 +1,148 @@
+"""Reporting nodes one by one: tables, comparison, figures, HTML helpers."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from promotion_cnn.pipelines.reporting.html import image_uri, markdown_html, render_image_section
+from promotion_cnn.pipelines.reporting.nodes import (
+    compare_tabular_models,
+    markdown_table,
+    summarise_comparison,
+    tabulate_class_accuracy,
+    tabulate_image_runs,
+    tabulate_lenet_variants,
+    tabulate_promotion_rates,
+    tabulate_variants,
+)
+from promotion_cnn.pipelines.reporting.plots import (
+    plot_confusion_matrix,
+    plot_numeric_pairs,
+    plot_target_distribution,
+    plot_threshold_curve,
+    plot_training_history,
+)
+
+
+def figure_text(fig: Figure) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+
+
+def test_promotion_rates_match_a_direct_count(employees, reporting):
+    table = tabulate_promotion_rates(employees, reporting["eda"])
+    assert set(table["attribute"]) == set(reporting["eda"]["categorical_columns"])
+    row = table[(table.attribute == "department") & (table.level == "Technology")].iloc[0]
+    tech = employees[employees.department == "Technology"]
+    assert row.employees == len(tech) and row.promoted == tech.is_promoted.sum()
+    assert row.promotion_rate == pytest.approx(tech.is_promoted.mean())
+    assert row.lift == pytest.approx(tech.is_promoted.mean() / employees.is_promoted.mean())
+    education = table[table.attribute == "education"]
+    assert "(missing)" in set(education.level)  # empty education is a level of its own
+    assert education.employees.sum() == len(employees)
+
+
+def test_missing_employee_table_gives_an_empty_table_and_a_placeholder_figure(reporting):
+    assert tabulate_promotion_rates(None, reporting["eda"]).empty
+    assert "Not available: employees_validated is missing" in figure_text(plot_target_distribution(None, reporting["eda"]))
+
+
+def test_target_histogram_counts_each_class(employees, reporting):
+    fig = plot_target_distribution(employees, reporting["eda"])
+    heights = [patch.get_height() for patch in fig.axes[0].patches]
+    assert heights == [(employees.is_promoted == 0).sum(), (employees.is_promoted == 1).sum()]
+
+
+def test_pair_plot_is_a_grid_of_the_configured_columns(employees, reporting):
+    eda = {**reporting["eda"], "pair_plot": {"columns": ["age", "avg_training_score"], "sample_size": 50, "random_state": 0}}
+    fig = plot_numeric_pairs(employees, eda)
+    assert len(fig.axes) == 4
+    assert "sample of 50 rows" in fig._suptitle.get_text()
+
+
+def test_threshold_figure_marks_the_chosen_threshold(fake_tabular):
+    data = fake_tabular("rf", 0)
+    fig = plot_threshold_curve(data["rf.threshold_curve"], data["rf.threshold"])
+    marked = fig.axes[0].collections[0].get_offsets()[0]
+    curve = data["rf.threshold_curve"].set_index("threshold").loc[0.4]
+    assert tuple(marked) == pytest.approx((curve.recall, curve.precision))
+    assert fig.axes[1].lines[-1].get_xdata()[0] == 0.4
+
+
+def test_confusion_matrix_reads_both_table_shapes(fake_tabular, fake_image):
+    binary = plot_confusion_matrix(fake_tabular("rf", 0)["rf.confusion_matrix"])
+    assert [t.get_text() for t in binary.axes[0].texts] == ["80", "10", "5", "5"]
+    ten = plot_confusion_matrix(fake_image("m", 0.5)["m.val_confusion_matrix"])
+    assert [t.get_text() for t in ten.axes[0].get_yticklabels()] == ["cat", "dog", "ship"]
+
+
+def test_history_figure_plots_both_accuracies(fake_image):
+    fig = plot_training_history(fake_image("m", 0.5)["m.history"])
+    assert [line.get_label() for line in fig.axes[0].lines] == ["training accuracy", "validation accuracy"]
+    assert "best validation 0.550 at epoch 2" in fig.axes[0].get_title()
+
+
+def test_variant_table_flags_the_selected_variant(fake_tabular):
+    data = fake_tabular("rf", 0)
+    table = tabulate_variants(data["rf.variant_scores"], "deep")
+    assert table.set_index("variant")["selected"].to_dict() == {"default": False, "deep": True}
+
+
+def test_comparison_keeps_study_only_and_run_only_models():
+    published = {"a": {"recall": 0.5}, "study_only": {"recall": 0.1}}
+    runs = {"a": {"recall": 0.7, "f1": 0.4}, "run_only": {"recall": 0.2, "f1": 0.3}, "absent": None}
+    comparison = {"tabular_metrics": ["recall", "f1"], "no_difference": []}
+    table = compare_tabular_models(published, comparison, **runs).set_index(["model", "metric"])
+    assert table.loc[("a", "recall"), "difference"] == pytest.approx(0.2)
+    assert np.isnan(table.loc[("a", "f1"), "study"])
+    assert table.loc[("study_only", "recall"), "study"] == 0.1 and np.isnan(table.loc[("study_only", "recall"), "this_run"])
+    assert ("run_only", "f1") in table.index and "absent" not in table.index.get_level_values(0)
+
+
+def test_summary_ranks_by_f1_then_recall_and_names_the_highest_recall(reporting):
+    runs = {"a": {"f1": 0.40, "recall": 0.30, "precision": 0.6}, "b": {"f1": 0.40, "recall": 0.50, "precision": 0.3},
+            "c": {"f1": 0.20, "recall": 0.90, "precision": 0.1}}  # fmt: skip
+    comparison = {**reporting["comparison"], "tabular_metrics": ["precision", "recall", "f1"]}
+    tabular = compare_tabular_models({}, comparison, **runs)
+    empty = pd.DataFrame(columns=["model", "metric", "this_run", "study", "difference"])
+    summary = summarise_comparison(tabular, empty, comparison)
+    assert "best model is **b**" in summary  # tie on F1 broken by recall
+    assert "Highest recall: c (0.900)" in summary
+    assert "no CNN results" in summary
+
+
+def test_image_tables_and_best_cnn_class_accuracy(fake_image):
+    outputs = {m: fake_image(m, acc) for m, acc in (("lenet", 0.4), ("alexnet", 0.6), ("lenet_dropout", 0.3))}
+    runs = tabulate_image_runs(**{m: o[f"{m}.val_metrics"] for m, o in outputs.items()}, missing_model=None)
+    assert runs["model"].tolist() == ["lenet", "alexnet", "lenet_dropout"]
+    variants = tabulate_lenet_variants(runs, {"lenet_batch_8": {"train_accuracy": 0.859, "val_accuracy": 0.437}},
+                                       ["lenet", "lenet_batch_8", "lenet_dropout"])  # fmt: skip
+    assert variants["val_accuracy"].tolist()[0] == 0.4 and np.isnan(variants["val_accuracy"].tolist()[1])
+    assert variants["study_val_accuracy"].tolist()[1] == 0.437
+    accuracy = tabulate_class_accuracy(runs, **{m: o[f"{m}.val_confusion_matrix"] for m, o in outputs.items()})
+    assert accuracy["model"].unique().tolist() == ["alexnet"]
+    assert accuracy.set_index("label")["accuracy"].to_dict() == pytest.approx({"cat": 0.8, "dog": 0.6, "ship": 0.9})
+
+
+def test_markdown_helpers():
+    table = pd.DataFrame({"model": ["a|b"], "f1": [0.12345], "n": [3]})
+    assert markdown_table(table).splitlines() == ["| model | f1 | n |", "| --- | --- | --- |", "| a\\|b | 0.123 | 3 |"]
+    expected = "<h3>T</h3>\n<ul><li>one <strong>x</strong></li>\n<li>two</li>\n</ul>\n<p>text</p>"
+    assert markdown_html("# T\n- one **x**\n- two\ntext") == expected
+
+
+def test_figures_embed_as_png_data_uris():
+    fig = Figure(figsize=(1, 1))
+    fig.add_subplot().plot([0, 1])
+    uri = image_uri(fig)
+    assert base64.b64decode(uri.split(",", 1)[1]).startswith(b"\x89PNG")
+
+
+def test_image_section_lists_its_missing_inputs():
+    section = render_image_section(None, None, "summary", Figure())
+    assert section == {"task": "image", "html": section["html"], "missing": ["history", "val_metrics"]}
+    assert "<pre>summary</pre>" in section["html"]

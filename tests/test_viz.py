@@ -1,0 +1,85 @@
+"""kedro-viz: build the static site of this project and check the graph data it serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promotion_cnn.pipelines.reporting.pipeline import IMAGE_MODELS
+from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+
+PROJECT = Path(__file__).resolve().parents[1]
+PIPELINES = {"__default__", "data_processing", "tabular_modelling", "image_modelling", "reporting"}
+
+
+@pytest.fixture(scope="module")
+def viz_build(tmp_path_factory) -> Path:
+    """``kedro viz build`` run in a copy of the project (code and configuration, no data) in a temporary folder."""
+    project = tmp_path_factory.mktemp("project")
+    shutil.copy(PROJECT / "pyproject.toml", project)
+    shutil.copytree(PROJECT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PROJECT / "conf", project / "conf", ignore=shutil.ignore_patterns("credentials*"))
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(project / "src")}
+    result = subprocess.run([sys.executable, "-m", "kedro", "viz", "build"], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0 and "Success" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    return project / "build"
+
+
+@pytest.fixture(scope="module")
+def graph(viz_build) -> dict:
+    return json.loads((viz_build / "api" / "main").read_text())
+
+
+def datasets(graph: dict) -> dict[str, dict]:
+    return {node["name"]: node for node in graph["nodes"] if node["type"] == "data"}
+
+
+def test_build_is_a_static_site_with_every_pipeline(viz_build, graph):
+    assert (viz_build / "index.html").is_file()
+    assert {p["id"] for p in graph["pipelines"]} >= PIPELINES
+    for pipeline in PIPELINES:
+        assert json.loads((viz_build / "api" / "pipelines" / pipeline).read_text())["selected_pipeline"] == pipeline
+
+
+def test_model_variants_are_grouped_by_namespace(graph):
+    namespaces = set(graph["modular_pipelines"])
+    assert namespaces >= {*MODEL_FAMILIES, *IMAGE_MODELS}
+    roc_figure = datasets(graph)["random_forest.roc_figure"]
+    assert roc_figure["modular_pipelines"] == ["random_forest"]
+
+
+def test_key_datasets_carry_their_layer(graph):
+    data = datasets(graph)
+    expected = {"employees_validated": "intermediate", "random_forest.test_metrics": "reporting",
+                "promotion_rates": "reporting", "tabular_comparison": "reporting", "study_report": "reporting",
+                "lenet.history_figure": "reporting", "svm.variant_table": "reporting"}  # fmt: skip
+    assert {name: data[name]["layer"] for name in expected} == expected
+    assert set(data["study_report"]["pipelines"]) == {"reporting", "__default__"}
+
+
+def test_report_is_wired_to_the_models_it_reports(graph):
+    """In the whole-project graph the tabular metrics flow from their model's node into the report's nodes."""
+    by_id = {node["id"]: node for node in graph["nodes"]}
+    metrics = datasets(graph)["random_forest.test_metrics"]["id"]
+    tasks = {node["id"] for node in graph["nodes"] if node["type"] == "task"}
+
+    def named(ids) -> set[tuple[str, tuple[str, ...]]]:
+        return {(by_id[i]["name"], tuple(by_id[i]["modular_pipelines"] or ())) for i in ids if i in tasks}
+
+    producers = named(e["source"] for e in graph["edges"] if e["target"] == metrics)
+    consumers = named(e["target"] for e in graph["edges"] if e["source"] == metrics)
+    assert producers == {("evaluate_model", ("random_forest",))}
+    assert {("compare_tabular_models", ()), ("render_tabular_section", ("random_forest",))} <= consumers
+
+
+@pytest.mark.xfail(strict=True, reason="layer cycle in catalog.yml: models -> model_output -> models "
+                   "(variant_scores, oof_scores, selected_variant feed the model); see docs/viz.md")  # fmt: skip
+def test_layers_are_drawn(graph):
+    assert graph["layers"][-1] == "reporting" and "models" in graph["layers"]
