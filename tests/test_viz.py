@@ -79,7 +79,5 @@ def test_report_is_wired_to_the_models_it_reports(graph):
     assert {("compare_tabular_models", ()), ("render_tabular_section", ("random_forest",))} <= consumers
 
 
-@pytest.mark.xfail(strict=True, reason="layer cycle in catalog.yml: models -> model_output -> models "
-                   "(variant_scores, oof_scores, selected_variant feed the model); see docs/viz.md")  # fmt: skip
 def test_layers_are_drawn(graph):
     assert graph["layers"][-1] == "reporting" and "models" in graph["layers"]
