@@ -95,8 +95,8 @@ def run_plain(env: str, overrides: dict) -> dict[str, Any]:
         protocol, spec = params["tabular_protocol"], params[family]
         scores, oof, fitted = tm.evaluate_variants(x_train, y_train, reducer, spec, protocol)
         selected = tm.select_variant(scores, protocol)
-        model = tm.fit_selected_model(x_train, y_train, reducer, spec, selected, fitted)
-        threshold, _ = tm.tune_threshold(model, x_train, y_train, oof, selected, protocol, spec["threshold"])
+        model, selected_oof = tm.fit_selected_model(x_train, y_train, reducer, spec, selected, fitted, oof, protocol)
+        threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
         metrics[family] = tm.evaluate_model(model, threshold, x_test, y_test, selected)[0]
     return {"wall_seconds": time.perf_counter() - started, "test_metrics": metrics}
 

@@ -66,20 +66,39 @@ def test_select_variant_picks_the_best_and_rejects_unknown_metric():
         select_variant(scores, {"selection_metric": "test_f1"})
 
 
-def test_fit_selected_model_reuses_a_full_fit(data):
+def _fit(data, fitted=None, oof=None, protocol=PROTOCOL, variant="strong"):
     features, target, reducer = data
-    sentinel = object()
-    assert fit_selected_model(features, target, reducer, FAMILY, "weak", {"weak": sentinel}) is sentinel
-    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
+    oof = pd.DataFrame() if oof is None else oof
+    return fit_selected_model(features, target, reducer, FAMILY, variant, fitted or {}, oof, protocol)
+
+
+def test_fit_selected_model_reuses_full_fits_and_scores(data):
+    sentinel, scores = object(), pd.DataFrame({"weak": np.arange(600.0)})
+    model, oof = _fit(data, {"weak": sentinel}, scores, variant="weak")
+    assert model is sentinel and oof.equals(scores)
+
+
+def test_fit_selected_model_cross_validates_when_scores_are_missing(data):
+    features, target, _ = data
+    model, oof = _fit(data)
     assert model.predict(features).shape == (600,)
+    assert oof.columns.tolist() == ["strong"] and oof.strong.notna().all()
+    _, _, reducer = data
+    _, reference, _ = evaluate_variants(features, target, reducer, FAMILY, PROTOCOL)
+    assert np.allclose(oof.strong, reference.strong)
+    assert _fit(data, protocol={**PROTOCOL, "cv_folds": 0})[1].empty
+
+
+def test_evaluate_variants_ranks_on_a_sample(data):
+    scores, oof, fitted = evaluate_variants(*data, {**FAMILY, "selection_sample": 300}, PROTOCOL)
+    assert (scores.rows == 300).all() and oof.empty and fitted == {}
 
 
 @pytest.mark.parametrize("method", ["f1", "youden", "default", "fixed"])
 def test_tune_threshold_methods(data, method):
-    features, target, reducer = data
-    _, oof, _ = evaluate_variants(*data, FAMILY, PROTOCOL)
-    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
-    chosen, curve = tune_threshold(model, features, target, oof, "strong", PROTOCOL, {"method": method, "value": 0.3})
+    features, target, _ = data
+    model, oof = _fit(data)
+    chosen, curve = tune_threshold(model, features, target, oof, PROTOCOL, {"method": method, "value": 0.3})
     assert chosen["source"] == "out_of_fold" and chosen["method"] == method
     expected = {"default": default_threshold(model), "fixed": 0.3}
     if method in expected:
@@ -90,19 +109,18 @@ def test_tune_threshold_methods(data, method):
 
 
 def test_tune_threshold_in_sample_differs_from_out_of_fold(data):
-    features, target, reducer = data
-    _, oof, _ = evaluate_variants(*data, FAMILY, PROTOCOL)
-    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
-    in_sample, _ = tune_threshold(model, features, target, oof, "strong", {"threshold_source": "in_sample"}, FAMILY["threshold"])
-    oof_chosen, _ = tune_threshold(model, features, target, oof, "strong", PROTOCOL, FAMILY["threshold"])
+    features, target, _ = data
+    model, oof = _fit(data)
+    in_sample, _ = tune_threshold(model, features, target, oof, {"threshold_source": "in_sample"}, FAMILY["threshold"])
+    oof_chosen, _ = tune_threshold(model, features, target, oof, PROTOCOL, FAMILY["threshold"])
     assert in_sample["source"] == "in_sample" and in_sample["threshold"] != oof_chosen["threshold"]
     with pytest.raises(ValueError, match="needs cross-validation"):
-        tune_threshold(model, features, target, pd.DataFrame(), "strong", PROTOCOL, FAMILY["threshold"])
+        tune_threshold(model, features, target, pd.DataFrame(), PROTOCOL, FAMILY["threshold"])
 
 
 def test_evaluate_model_reports_metrics_matrix_and_curves(data):
-    features, target, reducer = data
-    model = fit_selected_model(features, target, reducer, FAMILY, "strong", {})
+    features, target, _ = data
+    model, _ = _fit(data)
     metrics, matrix, roc, pr = evaluate_model(model, {"threshold": 0.5}, features, target, "strong")
     predicted = model.predict(features)
     assert np.isclose(metrics["accuracy"], (predicted == target.is_promoted).mean(), atol=0.01)

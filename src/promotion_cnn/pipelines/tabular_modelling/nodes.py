@@ -22,7 +22,7 @@ from sklearn.metrics import (
     roc_auc_score,
     roc_curve,
 )
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
@@ -63,20 +63,22 @@ def _supports_oob(estimator: Pipeline) -> bool:
 
 
 def _fit_task(
-    estimator: Pipeline, x: pd.DataFrame, y: np.ndarray, held_out: np.ndarray | None, oob: bool, protocol: dict
-) -> dict:
+    estimator: Pipeline, x: pd.DataFrame, y: np.ndarray, held_out: np.ndarray | None, oob: bool, protocol: dict,
+    train_accuracy: bool = True,
+) -> dict:  # fmt: skip
     """Fit one variant on one fold (or on everything) and score it."""
     started = time.perf_counter()
     train = np.ones(len(y), bool) if held_out is None else ~held_out
     if oob:
         estimator.set_params(model__oob_score=True)
     model = estimator.fit(x[train], y[train])
-    rows = np.flatnonzero(train)
-    sample = protocol.get("train_accuracy_sample")
-    if sample and sample < len(rows):  # training accuracy on a seeded sample: predicting every row is costly
-        rows = np.random.default_rng(protocol["random_state"]).choice(rows, sample, replace=False)
     result = {"model": model, "threshold": default_threshold(model)}
-    result["train_accuracy"] = accuracy_score(y[rows], predict_scores(model, x.iloc[rows]) >= result["threshold"])
+    if train_accuracy:
+        rows = np.flatnonzero(train)
+        sample = protocol.get("train_accuracy_sample")
+        if sample and sample < len(rows):  # on a seeded sample: predicting every training row is costly
+            rows = np.random.default_rng(protocol["random_state"]).choice(rows, sample, replace=False)
+        result["train_accuracy"] = accuracy_score(y[rows], predict_scores(model, x.iloc[rows]) >= result["threshold"])
     if held_out is not None:
         result["held_out"], result["held_out_scores"] = held_out, predict_scores(model, x[held_out])
     elif oob:
@@ -120,12 +122,18 @@ def evaluate_variants(
     """Score every variant: training accuracy, and cross-validated F1, ROC AUC and out-of-fold scores.
 
     With ``cv_folds >= 2`` bootstrap forests are scored out-of-bag from one fit on all rows (when
-    ``use_out_of_bag``) and other models by stratified k-fold; with ``cv_folds: 0`` every variant
-    is fitted once on all rows and scored in-sample only, as the study did.
+    ``use_out_of_bag``) and other models by stratified k-fold, on a seeded stratified sample of
+    ``family.selection_sample`` rows if set; with ``cv_folds: 0`` every variant is fitted once on
+    all rows and scored in-sample only, as the study did.
     """
     y = target.iloc[:, 0].to_numpy()
     x = features.reset_index(drop=True)
     cross_validate = int(protocol["cv_folds"]) >= 2
+    sample = family.get("selection_sample")
+    sampled = bool(cross_validate and sample and sample < len(y))
+    if sampled:  # rank the variants on a seeded stratified sample; the winner is cross-validated on all rows later
+        rows, _ = train_test_split(np.arange(len(y)), train_size=sample, stratify=y, random_state=protocol["random_state"])
+        x, y = x.iloc[np.sort(rows)].reset_index(drop=True), y[np.sort(rows)]
     masks = _fold_masks(y, protocol) if cross_validate else [None]
     tasks = []
     for variant in family["variants"]:
@@ -142,9 +150,10 @@ def evaluate_variants(
     for variant, settings in family["variants"].items():
         fits = [r for (v, *_), r in zip(tasks, results) if v == variant]
         row, scores = _score_variant(variant, settings, fits, y)
-        if scores is not None:
+        row["rows"] = len(y)
+        if scores is not None and not sampled:
             oof[variant] = scores
-        if len(fits) == 1:  # fitted on all rows (no cross-validation, or out-of-bag scoring)
+        if len(fits) == 1 and not sampled:  # fitted on all rows (no cross-validation, or out-of-bag scoring)
             fitted[variant] = fits[0]["model"]
         rows.append(row)
         logger.info("%s: %s", variant, {k: round(v, 4) for k, v in row.items() if isinstance(v, float)})
@@ -170,19 +179,40 @@ def fit_selected_model(
     family: dict[str, Any],
     selected: str,
     fitted_variants: dict[str, Pipeline],
-) -> Pipeline:
-    """Fit the selected variant on the whole training part (reusing a fit made without CV)."""
-    if selected in fitted_variants:
-        return fitted_variants[selected]
-    return build_estimator(family, selected, reducer).fit(features, target.iloc[:, 0].to_numpy())
+    oof_scores: pd.DataFrame,
+    protocol: dict[str, Any],
+) -> tuple[Pipeline, pd.DataFrame]:
+    """Fit the selected variant on the whole training part, with its out-of-fold scores on every row.
+
+    Fits and scores that ``evaluate_variants`` already made on all rows are reused; otherwise the
+    final fit and the k fold fits run in parallel.
+    """
+    y = target.iloc[:, 0].to_numpy()
+    x = features.reset_index(drop=True)
+    have_model, have_oof = selected in fitted_variants, selected in oof_scores.columns
+    need_oof = int(protocol["cv_folds"]) >= 2 and not have_oof
+    tasks = ([] if have_model else [None]) + (_fold_masks(y, protocol) if need_oof else [])
+    results = Parallel(n_jobs=protocol["n_jobs"], verbose=protocol.get("progress", 5))(
+        delayed(_fit_task)(build_estimator(family, selected, reducer), x, y, mask, False, protocol, False)
+        for mask in tasks
+    )
+    model = fitted_variants[selected] if have_model else results.pop(0)["model"]
+    if have_oof:
+        scores = oof_scores[selected].to_numpy()
+    elif need_oof:
+        scores = np.empty(len(y))
+        for r in results:
+            scores[r["held_out"]] = r["held_out_scores"]
+    else:
+        return model, pd.DataFrame()
+    return model, pd.DataFrame({selected: scores})
 
 
 def tune_threshold(
     model: Pipeline,
     features: pd.DataFrame,
     target: pd.DataFrame,
-    oof_scores: pd.DataFrame,
-    selected: str,
+    selected_oof_scores: pd.DataFrame,
     protocol: dict[str, Any],
     threshold: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -190,9 +220,9 @@ def tune_threshold(
     y = target.iloc[:, 0].to_numpy()
     source = protocol["threshold_source"]
     if source == "out_of_fold":
-        if selected not in oof_scores.columns:
+        if selected_oof_scores.empty:
             raise ValueError("threshold_source 'out_of_fold' needs cross-validation: set cv_folds >= 2")
-        scores = oof_scores[selected].to_numpy()
+        scores = selected_oof_scores.iloc[:, 0].to_numpy()
     elif source == "in_sample":
         scores = predict_scores(model, features)
     else:
