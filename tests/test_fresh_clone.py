@@ -55,7 +55,7 @@ def test_fresh_run_writes_models_and_metrics(project):
         metrics = json.loads(metrics_files[0].read_text())
         assert {"accuracy", "precision", "recall", "f1", "roc_auc", "average_precision"} <= set(metrics)
         assert list((project / "data/06_models" / family / "model.pkl").glob("*/model.pkl"))
-        assert (project / "data/07_model_output" / family / "variant_scores.csv").is_file()
+        assert (project / "data/06_models" / family / "variant_scores.csv").is_file()
 
 
 @pytest.mark.parametrize(
