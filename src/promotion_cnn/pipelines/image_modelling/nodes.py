@@ -122,7 +122,7 @@ def train_model(
                 _describe(model, run), len(train_paths), len(val_paths), run["epochs"], run["optimizer"],
                 run["learning_rate"])  # fmt: skip
     start = time.perf_counter()
-    fitted = trained.fit(train_data, validation_data=val_data, epochs=run["epochs"], verbose=run["keras_verbose"],
+    fitted = trained.fit(train_data, validation_data=val_data, epochs=run["epochs"], verbose=run["keras_verbose"], shuffle=False,
                          callbacks=[progress])  # fmt: skip
     seconds = time.perf_counter() - start
     history = pd.DataFrame(fitted.history).assign(epoch=lambda h: np.arange(1, len(h) + 1))
