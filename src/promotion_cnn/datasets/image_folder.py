@@ -9,6 +9,7 @@ project go through these two functions.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 def index_image_folder(root: str | Path, splits: list[str] | tuple[str, ...] = ("train", "val")) -> pd.DataFrame:
     """One row per file under ``<root>/<split>/<class>/`` and one row with an empty path per empty class folder."""
-    root = Path(root)
+    root = Path(os.path.normpath(root))  # "project/../shared/x" -> "shared/x", links kept
     if not root.is_dir():
         raise DatasetError(f"Image folder '{root}' does not exist or is not a folder")
     rows = []
