@@ -76,7 +76,7 @@ def timed_fit(model, data, epochs: int, n_images: int) -> dict:
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
 
-    model.fit(data, epochs=epochs, verbose=0, callbacks=[EpochTimer()])
+    model.fit(data, epochs=epochs, verbose=0, shuffle=False, callbacks=[EpochTimer()])  # data already shuffled
     steady = seconds[1:] or seconds
     return {
         "epoch_seconds": [round(s, 2) for s in seconds],

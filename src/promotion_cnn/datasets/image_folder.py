@@ -75,7 +75,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def read_image_rgb(path: str, size: int | None = None) -> np.ndarray:
-    """Decode one image to a ``(size, size, 3)`` uint8 RGB array (any mode converted; JPEGs decoded at reduced scale)."""
+    """Decode one image to a ``(size, size, 3)`` uint8 RGB array (any mode converted; JPEGs at reduced scale)."""
     with Image.open(path) as image:
         if size is not None:
             image.draft("RGB", (size, size))

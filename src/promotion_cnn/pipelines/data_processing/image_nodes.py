@@ -99,7 +99,8 @@ def validate_images(raw_index: pd.DataFrame, validation: dict[str, Any]) -> tupl
                     _listing([f"{p}: {problem}" for p, problem, _ in converted], 5))  # fmt: skip
     skipped = {p for p, _, _ in bad}
     manifest = index.loc[~index["path"].isin(skipped), MANIFEST_COLUMNS]
-    emptied = sorted(set(map(tuple, index[["split", "label"]].values)) - set(map(tuple, manifest[["split", "label"]].values)))
+    classes = index[["split", "label"]].drop_duplicates()
+    emptied = sorted(set(map(tuple, classes.values)) - set(map(tuple, manifest[["split", "label"]].values)))
     if emptied:
         raise InvalidImageSetError(f"{source}: no usable image left in class(es) {emptied} after skipping bad files")
     manifest = manifest.sort_values(["split", "label", "path"]).reset_index(drop=True)

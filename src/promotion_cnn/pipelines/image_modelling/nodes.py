@@ -86,8 +86,8 @@ def _progress_logger(name: str, n_batches: int, epochs: int, every_seconds: floa
                         name, epoch + 1, epochs, self.epoch_seconds[-1], logs.get("loss", np.nan),
                         logs.get("accuracy", np.nan), logs.get("val_loss", np.nan),
                         logs.get("val_accuracy", np.nan))  # fmt: skip
-            elapsed = time.perf_counter() - self.start
-            if budget_seconds is not None and epoch + 1 < epochs and elapsed + np.mean(self.epoch_seconds) > budget_seconds:
+            expected_end = time.perf_counter() - self.start + np.mean(self.epoch_seconds)
+            if budget_seconds is not None and epoch + 1 < epochs and expected_end > budget_seconds:
                 logger.warning("%s: stopping after epoch %d/%d: another epoch would exceed the time budget of %.0f s",
                                name, epoch + 1, epochs, budget_seconds)  # fmt: skip
                 self.model.stop_training = True
@@ -111,9 +111,8 @@ def train_model(
     val_data = make_dataset(val_paths, val_labels, size, batch)
     trained = keras.models.clone_model(network)
     trained.set_weights(network.get_weights())
-    optimizer = keras.optimizers.get(
-        {"class_name": run["optimizer"], "config": {"learning_rate": run["learning_rate"], **run.get("optimizer_args", {})}}
-    )
+    optimizer_config = {"learning_rate": run["learning_rate"], **(run.get("optimizer_args") or {})}
+    optimizer = keras.optimizers.get({"class_name": run["optimizer"], "config": optimizer_config})
     trained.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     budget = run.get("time_budget_minutes")
     progress = _progress_logger(_describe(model, run), int(np.ceil(len(train_paths) / batch)), run["epochs"],
@@ -122,8 +121,8 @@ def train_model(
                 _describe(model, run), len(train_paths), len(val_paths), run["epochs"], run["optimizer"],
                 run["learning_rate"])  # fmt: skip
     start = time.perf_counter()
-    fitted = trained.fit(train_data, validation_data=val_data, epochs=run["epochs"], verbose=run["keras_verbose"], shuffle=False,
-                         callbacks=[progress])  # fmt: skip
+    fitted = trained.fit(train_data, validation_data=val_data, epochs=run["epochs"], callbacks=[progress],
+                         verbose=run["keras_verbose"], shuffle=False)  # fmt: skip  (the data is shuffled already)
     seconds = time.perf_counter() - start
     history = pd.DataFrame(fitted.history).assign(epoch=lambda h: np.arange(1, len(h) + 1))
     history["seconds"] = progress.epoch_seconds
@@ -154,7 +153,8 @@ def evaluate_model(
     run = settings(model, training)
     classes = class_names(manifest)
     val_paths, val_labels = _split(manifest, "val", classes)
-    probabilities = trained.predict(make_dataset(val_paths, val_labels, model["image_size"], run["batch_size"]), verbose=0)
+    val_data = make_dataset(val_paths, val_labels, model["image_size"], run["batch_size"])
+    probabilities = trained.predict(val_data, verbose=0)
     truth = np.asarray(val_labels)
     predicted = probabilities.argmax(axis=1)
     loss = keras.losses.sparse_categorical_crossentropy(truth, probabilities)
