@@ -91,7 +91,6 @@ def test_bad_files_are_skipped_and_listed_or_raise(folder: Path, caplog, make_ba
 
 
 def test_unknown_on_bad_file_setting_is_rejected(folder: Path) -> None:
-    (folder / "train" / "dog" / "notes.txt").write_text("hello")
     with pytest.raises(ValueError, match="on_bad_file must be"):
         validate_images(index_image_folder(folder), {**VALIDATION, "on_bad_file": "ignore"})
 

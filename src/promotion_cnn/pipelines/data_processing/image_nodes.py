@@ -76,6 +76,8 @@ def validate_images(raw_index: pd.DataFrame, validation: dict[str, Any]) -> tupl
     """Check class folders, decode every image, and return the manifest and the skipped/converted files."""
     source = _source(raw_index)
     splits = list(validation["splits"])
+    if validation["on_bad_file"] not in ("skip", "error"):
+        raise ValueError(f"on_bad_file must be 'skip' or 'error', got {validation['on_bad_file']!r}")
     if raw_index.empty:
         raise InvalidImageSetError(f"{source}: no class folder and no image found")
     index = raw_index[raw_index["split"].isin(splits)]
@@ -91,8 +93,6 @@ def validate_images(raw_index: pd.DataFrame, validation: dict[str, Any]) -> tupl
         listing = _listing([f"{p}: {problem}" for p, problem, _ in bad])
         if validation["on_bad_file"] == "error":
             raise InvalidImageSetError(f"{source}: {len(bad)} file(s) cannot be used as images:{listing}")
-        if validation["on_bad_file"] != "skip":
-            raise ValueError(f"on_bad_file must be 'skip' or 'error', got {validation['on_bad_file']!r}")
         logger.warning("%s: skipping %d file(s) that cannot be used as images:%s", source, len(bad), listing)
     if converted:
         logger.info("%s: %d image(s) will be converted to RGB:%s", source, len(converted),
