@@ -68,7 +68,7 @@ class DigitsImageFolderDataset(ImageFolderDataset):
         seed: int = 42,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(path, ["train", "val"], metadata)
+        super().__init__(path, ["train", "val"], metadata=metadata)
         self._image_size = image_size
         self._val_fraction = val_fraction
         self._seed = seed

@@ -23,8 +23,14 @@ GREYSCALE_MODES = {"1", "L", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
-def index_image_folder(root: str | Path, splits: list[str] | tuple[str, ...] = ("train", "val")) -> pd.DataFrame:
-    """One row per file under ``<root>/<split>/<class>/`` and one row with an empty path per empty class folder."""
+def index_image_folder(
+    root: str | Path, splits: list[str] | tuple[str, ...] = ("train", "val"), label_names: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """One row per file under ``<root>/<split>/<class>/`` and one with an empty path per empty class folder.
+
+    The label is the class folder's name, or its entry in ``label_names`` where it has one.
+    """
+    label_names = label_names or {}
     root = Path(os.path.normpath(root))  # "project/../shared/x" -> "shared/x", links kept
     if not root.is_dir():
         raise DatasetError(f"Image folder '{root}' does not exist or is not a folder")
@@ -38,9 +44,8 @@ def index_image_folder(root: str | Path, splits: list[str] | tuple[str, ...] = (
             raise DatasetError(f"'{split_dir}' must hold only one sub-folder per class, but holds file(s) {stray[:5]}")
         for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             files = sorted(p for p in class_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
-            rows += [(str(f), class_dir.name, split, str(class_dir)) for f in files] or [
-                (None, class_dir.name, split, str(class_dir))
-            ]
+            label = label_names.get(class_dir.name, class_dir.name)
+            rows += [(str(f), label, split, str(class_dir)) for f in files] or [(None, label, split, str(class_dir))]
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
     return index.astype({c: "str" for c in INDEX_COLUMNS})
 
@@ -89,23 +94,30 @@ class ImageFolderDataset(AbstractDataset[None, pd.DataFrame]):
     """Read-only dataset: the index of an image folder laid out ``<path>/<split>/<class>/<image>``.
 
     Columns ``path, label, split, folder``; an empty class folder is one row with an
-    empty ``path``. Example catalog entry (the layout of ``../shared/datasets/imagenette``)::
+    empty ``path``. ``label_names`` optionally maps class-folder names to labels.
+    Example catalog entry (the layout of ``../shared/datasets/imagenette``)::
 
         images_raw:
           type: promotion_cnn.datasets.ImageFolderDataset
           path: ../shared/datasets/imagenette
           splits: [train, val]
+          label_names: {n01440764: tench, n02102040: English springer}
     """
 
     def __init__(
-        self, path: str, splits: list[str] | None = None, metadata: dict[str, Any] | None = None
+        self,
+        path: str,
+        splits: list[str] | None = None,
+        label_names: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self._path = Path(path)
         self._splits = list(splits or ["train", "val"])
+        self._label_names = dict(label_names or {})
         self.metadata = metadata
 
     def load(self) -> pd.DataFrame:
-        return index_image_folder(self._path, self._splits)
+        return index_image_folder(self._path, self._splits, self._label_names)
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only: it indexes the image folder '{self._path}'")

@@ -54,6 +54,12 @@ def test_index_lists_every_file_and_empty_class_folders(folder: Path) -> None:
     assert empty[["label", "split"]].values.tolist() == [["bird", "val"]]
 
 
+def test_index_can_rename_class_folders(folder: Path) -> None:
+    index = ImageFolderDataset(str(folder), label_names={"cat": "tabby cat"}).load()
+    assert set(index["label"]) == {"tabby cat", "dog", "fish"}
+    assert set(index.loc[index["label"] == "tabby cat", "folder"]) == {str(folder / "train/cat"), str(folder / "val/cat")}
+
+
 def test_index_names_a_missing_split_folder(tmp_path: Path) -> None:
     (tmp_path / "train" / "a").mkdir(parents=True)
     with pytest.raises(Exception, match=r"no 'val' sub-folder"):
