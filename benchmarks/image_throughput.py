@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -134,6 +135,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     clear_decoded_cache()
+    shutil.rmtree(links)
 
     result = {
         "when_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
