@@ -1,6 +1,19 @@
-"""Custom Kedro datasets: embedded default data that the project generates itself."""
+"""Custom Kedro datasets: embedded default data the project generates itself, image folders, optional inputs."""
 
+from .digits_images import DigitsImageFolderDataset, write_digits_folder
+from .image_folder import ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
 from .optional import OptionalDataset, OptionalInputsHook
 from .synthetic_employees import SyntheticEmployeesDataset, generate_employees
 
-__all__ = ["OptionalDataset", "OptionalInputsHook", "SyntheticEmployeesDataset", "generate_employees"]
+__all__ = [
+    "DigitsImageFolderDataset",
+    "ImageFolderDataset",
+    "OptionalDataset",
+    "OptionalInputsHook",
+    "SyntheticEmployeesDataset",
+    "generate_employees",
+    "index_image_folder",
+    "inspect_image",
+    "read_image_rgb",
+    "write_digits_folder",
+]

@@ -1,8 +1,18 @@
-"""Image part of data_processing (built in the image-classification issue)."""
+"""Image part of data_processing: index -> validate -> class counts and sample grids."""
 
-from kedro.pipeline import Pipeline
+from kedro.pipeline import Node, Pipeline
+
+from .image_nodes import count_images_per_class, plot_image_samples, validate_images
 
 
 def create_image_pipeline(**kwargs) -> Pipeline:
-    """Image processing nodes."""
-    return Pipeline([])
+    """The raw image folder's index to a validated manifest, class counts and sample grids."""
+    return Pipeline(
+        [
+            Node(validate_images, ["images_raw", "params:image_validation"], ["image_manifest", "image_issues"],
+                 name="validate_images"),
+            Node(count_images_per_class, "image_manifest", "image_class_counts", name="count_images_per_class"),
+            Node(plot_image_samples, ["image_manifest", "params:image_samples"],
+                 ["image_samples_train", "image_samples_val"], name="plot_image_samples"),
+        ]
+    )  # fmt: skip

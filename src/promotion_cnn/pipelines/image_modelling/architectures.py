@@ -1,0 +1,114 @@
+"""The study's three CNN architectures as Keras builders (Keras is imported inside each builder).
+
+With the study's settings (``conf/base/parameters_image_modelling.yml``) and 10 classes:
+simple CNN at 200x200 has 8,708,466 parameters (Appendix F), LeNet at 32x32 81,302
+(Appendix G), AlexNet at 227x227 58,327,818 (Appendix H).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+def _pool(keras: Any, pooling: str, pool_size: int, strides: int | None = None) -> Any:
+    layers = {"max": keras.layers.MaxPooling2D, "average": keras.layers.AveragePooling2D}
+    if pooling not in layers:
+        raise ValueError(f"pooling must be 'max' or 'average', got {pooling!r}")
+    return layers[pooling](pool_size=pool_size, strides=strides)
+
+
+def simple_cnn(
+    input_size: int,
+    n_classes: int,
+    filters: tuple[int, ...] = (6, 64, 64),
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    dense_units: int = 64,
+    activation: str = "relu",
+) -> Any:
+    """Conv(6) -> MaxPool -> Conv(64) -> MaxPool -> Conv(64) -> Flatten -> Dense(64) -> Dense(classes)."""
+    import keras
+
+    layers: list[Any] = [keras.Input((input_size, input_size, 3))]
+    for i, f in enumerate(filters):
+        layers.append(keras.layers.Conv2D(f, kernel_size, activation=activation))
+        if i < len(filters) - 1:
+            layers.append(_pool(keras, "max", pool_size))
+    layers += [
+        keras.layers.Flatten(),
+        keras.layers.Dense(dense_units, activation=activation),
+        keras.layers.Dense(n_classes, activation="softmax"),
+    ]
+    return keras.Sequential(layers, name="simple_cnn")
+
+
+def lenet(
+    input_size: int,
+    n_classes: int,
+    filters: tuple[int, ...] = (6, 16),
+    kernel_size: int = 3,
+    pooling: str = "average",
+    pool_size: int = 2,
+    dense_units: tuple[int, ...] = (120, 84),
+    activation: str = "relu",
+    dropout: float = 0.0,
+) -> Any:
+    """LeNet-5: two Conv + pooling blocks, Dense(120) -> Dense(84) -> [Dropout] -> Dense(classes)."""
+    import keras
+
+    layers: list[Any] = [keras.Input((input_size, input_size, 3))]
+    for f in filters:
+        layers += [keras.layers.Conv2D(f, kernel_size, activation=activation), _pool(keras, pooling, pool_size)]
+    layers.append(keras.layers.Flatten())
+    layers += [keras.layers.Dense(units, activation=activation) for units in dense_units]
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout))  # the study's added dropout layer, before the classifier
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers, name="lenet")
+
+
+def alexnet(
+    input_size: int,
+    n_classes: int,
+    filters: tuple[int, ...] = (96, 256, 384, 384, 256),
+    kernel_sizes: tuple[int, ...] = (11, 5, 3, 3, 3),
+    first_stride: int = 4,
+    pool_size: int = 3,
+    pool_stride: int = 2,
+    dense_units: tuple[int, ...] = (4096, 4096),
+    activation: str = "relu",
+    dropout: float = 0.5,
+    batch_norm: bool = True,
+) -> Any:
+    """AlexNet: five Conv (+BatchNorm) with max pooling after the 1st, 2nd and 5th, two Dense(4096) + Dropout."""
+    import keras
+
+    if len(filters) != 5 or len(kernel_sizes) != 5:
+        raise ValueError(f"alexnet needs 5 filters and 5 kernel sizes, got {filters} and {kernel_sizes}")
+    layers: list[Any] = [keras.Input((input_size, input_size, 3))]
+    for i, (f, k) in enumerate(zip(filters, kernel_sizes)):
+        stride = first_stride if i == 0 else 1
+        layers.append(keras.layers.Conv2D(f, k, strides=stride, padding="valid" if i == 0 else "same",
+                                          activation=activation))  # fmt: skip
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization())
+        if i in (0, 1, 4):
+            layers.append(_pool(keras, "max", pool_size, pool_stride))
+    layers.append(keras.layers.Flatten())
+    for units in dense_units:
+        layers += [keras.layers.Dense(units, activation=activation), keras.layers.Dropout(dropout)]
+    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    return keras.Sequential(layers, name="alexnet")
+
+
+ARCHITECTURES: dict[str, Callable[..., Any]] = {"simple_cnn": simple_cnn, "lenet": lenet, "alexnet": alexnet}
+
+
+def build_architecture(name: str, input_size: int, n_classes: int, layers: dict[str, Any] | None = None) -> Any:
+    """Uncompiled Keras model of the named architecture; ``layers`` holds the builder's keyword arguments."""
+    if name not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, got {name!r}")
+    try:
+        return ARCHITECTURES[name](input_size, n_classes, **(layers or {}))
+    except ValueError as error:
+        raise ValueError(f"{name} at {input_size}x{input_size} cannot be built: {error}") from error

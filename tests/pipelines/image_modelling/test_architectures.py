@@ -1,0 +1,63 @@
+"""The study's architectures: parameter counts (Appendices F, G, H) and the variants' layers."""
+
+from __future__ import annotations
+
+import pytest
+
+from promotion_cnn.pipelines.image_modelling.architectures import build_architecture
+
+STUDY_PARAMETER_COUNTS = {"simple_cnn": 8_708_466, "lenet": 81_302, "alexnet": 58_327_818}
+
+
+@pytest.fixture(scope="module")
+def parameters(load_parameters) -> dict:
+    return load_parameters()
+
+
+def build(settings: dict, n_classes: int = 10):
+    return build_architecture(settings["architecture"], settings["image_size"], n_classes, settings.get("layers"))
+
+
+@pytest.mark.parametrize("name, expected", STUDY_PARAMETER_COUNTS.items())
+def test_study_architectures_have_the_study_parameter_counts(parameters: dict, name: str, expected: int) -> None:
+    assert build(parameters[name]).count_params() == expected
+
+
+@pytest.mark.parametrize("name, expected", STUDY_PARAMETER_COUNTS.items())
+def test_builder_defaults_are_the_study_architectures(name: str, expected: int) -> None:
+    size = {"simple_cnn": 200, "lenet": 32, "alexnet": 227}[name]
+    assert build_architecture(name, size, 10).count_params() == expected
+
+
+def test_variants_change_only_what_their_name_says(parameters: dict) -> None:
+    lenet = parameters["lenet"]
+    assert parameters["lenet_batch_128"]["training"]["batch_size"] == 128
+    assert parameters["lenet_batch_8"]["training"]["batch_size"] == 8
+    assert parameters["lenet_size_128"]["image_size"] == 128
+    assert parameters["lenet_kernel_2"]["layers"] == {**lenet["layers"], "kernel_size": 2}
+    assert parameters["lenet_dropout"]["layers"] == {**lenet["layers"], "dropout": 0.5}
+    assert parameters["alexnet_25_epochs"]["layers"] == parameters["alexnet"]["layers"]
+    kernel_2 = build(parameters["lenet_kernel_2"])
+    assert kernel_2.layers[0].kernel_size == (2, 2)
+    dropout = build(parameters["lenet_dropout"])
+    assert [type(layer).__name__ for layer in dropout.layers][-2:] == ["Dropout", "Dense"]
+    assert dropout.count_params() == STUDY_PARAMETER_COUNTS["lenet"]
+    assert "AveragePooling2D" in {type(layer).__name__ for layer in dropout.layers}
+
+
+def test_alexnet_has_batch_norm_and_dropout(parameters: dict) -> None:
+    kinds = [type(layer).__name__ for layer in build(parameters["alexnet"]).layers]
+    assert kinds.count("BatchNormalization") == 5 and kinds.count("Dropout") == 2
+
+
+def test_output_layer_follows_the_number_of_classes(parameters: dict) -> None:
+    assert build(parameters["lenet"], n_classes=3).output_shape == (None, 3)
+
+
+def test_unknown_architecture_and_too_small_input_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        build_architecture("resnet", 32, 10)
+    with pytest.raises(ValueError, match="alexnet at 40x40 cannot be built"):
+        build_architecture("alexnet", 40, 10)
+    with pytest.raises(ValueError, match="pooling must be 'max' or 'average'"):
+        build_architecture("lenet", 32, 10, {"pooling": "median"})

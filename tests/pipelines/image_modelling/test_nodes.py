@@ -1,0 +1,109 @@
+"""Nodes of the build -> train -> evaluate template and the tf.data input pipeline, on tiny digits."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from promotion_cnn.pipelines.image_modelling import input_pipeline
+from promotion_cnn.pipelines.image_modelling.nodes import (
+    HISTORY_COLUMNS,
+    build_model,
+    class_names,
+    evaluate_model,
+    settings,
+    summarise_model,
+    train_model,
+)
+
+METRIC_KEYS = {"val_accuracy", "val_loss", "train_accuracy", "best_val_accuracy", "epochs", "n_params",
+               "train_seconds", "images_per_second", "image_size", "batch_size"}  # fmt: skip
+
+
+def test_model_overrides_shared_training_settings() -> None:
+    assert settings({"training": {"batch_size": 8}}, {"batch_size": 32, "epochs": 3}) == {"batch_size": 8, "epochs": 3}
+    assert settings({"training": None}, {"epochs": 3}) == {"epochs": 3}
+
+
+def test_build_is_seeded_and_sized_by_the_classes(tiny_class_counts, tiny_lenet, training) -> None:
+    first = build_model(tiny_class_counts, tiny_lenet, training)
+    again = build_model(tiny_class_counts, tiny_lenet, training)
+    other = build_model(tiny_class_counts, tiny_lenet, {**training, "seed": 1})
+    assert first.output_shape == (None, 10)
+    assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
+    assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+
+
+def test_summary_is_text_with_the_parameter_count(tiny_class_counts, tiny_lenet, training) -> None:
+    network = build_model(tiny_class_counts, tiny_lenet, training)
+    summary = summarise_model(network)
+    assert f"Total params: {network.count_params():,}" in summary and "AveragePooling2D" in summary
+
+
+def test_train_and_evaluate(tiny_manifest, tiny_class_counts, tiny_lenet, training, caplog) -> None:
+    network = build_model(tiny_class_counts, tiny_lenet, training)
+    before = [w.copy() for w in network.get_weights()]
+    two_epochs = {**training, "epochs": 2, "progress_seconds": 0}
+    with caplog.at_level(logging.INFO):
+        trained, history, timing = train_model(network, tiny_manifest, tiny_lenet, two_epochs)
+    assert "epoch 1/2, batch 1/3" in caplog.text and "epoch 2/2 done" in caplog.text
+    assert all(np.array_equal(a, b) for a, b in zip(before, network.get_weights())), "the input model is unchanged"
+    assert list(history.columns) == HISTORY_COLUMNS and history["epoch"].tolist() == [1, 2]
+    assert history[["accuracy", "val_accuracy"]].stack().between(0, 1).all()
+    assert timing["epochs"] == 2 and timing["n_train"] == 40 and timing["images_per_second"] > 0
+    metrics, matrix = evaluate_model(trained, tiny_manifest, tiny_lenet, two_epochs, history, timing)
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)
+    assert metrics["val_loss"] == pytest.approx(history["val_loss"].iloc[-1], rel=1e-4)
+    assert metrics["n_params"] == network.count_params() and metrics["image_size"] == 16
+    assert list(matrix.columns) == ["actual", *class_names(tiny_manifest)]
+    counts = matrix.set_index("actual")
+    assert counts.to_numpy().sum() == 40 and (counts.sum(axis=1) == 4).all()
+    assert np.trace(counts.to_numpy()) / 40 == pytest.approx(metrics["val_accuracy"])
+
+
+def test_time_budget_stops_training_between_epochs(tiny_manifest, tiny_class_counts, tiny_lenet, training) -> None:
+    network = build_model(tiny_class_counts, tiny_lenet, training)
+    _, history, timing = train_model(network, tiny_manifest, tiny_lenet,
+                                     {**training, "epochs": 5, "time_budget_minutes": 1e-9})  # fmt: skip
+    assert len(history) == 1 and timing["stopped_by_time_budget"] and timing["epochs_planned"] == 5
+
+
+def test_labels_unknown_to_the_model_are_rejected(tiny_manifest, tiny_class_counts, tiny_lenet, training) -> None:
+    network = build_model(tiny_class_counts, tiny_lenet, training)
+    renamed = tiny_manifest.assign(label=np.where(tiny_manifest["split"] == "val", "cat", tiny_manifest["label"]))
+    with pytest.raises(ValueError, match=r"'val' images have label\(s\) \['cat'\]"):
+        train_model(network, renamed, tiny_lenet, training)
+
+
+def test_images_are_decoded_once_per_input_size(tiny_manifest: pd.DataFrame, monkeypatch) -> None:
+    input_pipeline.clear_decoded_cache()
+    decoded = []
+    real_read = input_pipeline.read_image_rgb
+    monkeypatch.setattr(input_pipeline, "read_image_rgb", lambda p, s: decoded.append(s) or real_read(p, s))
+    paths, labels = tiny_manifest["path"].tolist()[:10], list(range(10))
+    for batch_size in (4, 3):  # two models sharing the input size
+        data = input_pipeline.make_dataset(paths, labels, 12, batch_size, shuffle_seed=0)
+        for _ in range(2):  # two epochs
+            images = np.concatenate([x.numpy() for x, _ in data])
+    assert decoded == [12] * 10
+    assert images.shape == (10, 12, 12, 3) and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 1
+    list(input_pipeline.make_dataset(paths, labels, 14, 4))
+    assert decoded.count(14) == 10  # another input size: decoded (once) again
+    input_pipeline.clear_decoded_cache()
+
+
+def test_shuffling_is_seeded_and_reshuffles_each_epoch(tiny_manifest: pd.DataFrame) -> None:
+    paths, labels = tiny_manifest["path"].tolist()[:40], list(range(40))
+
+    def epochs(seed: int | None) -> list[list[int]]:
+        data = input_pipeline.make_dataset(paths, labels, 8, 40, shuffle_seed=seed)
+        return [next(iter(data))[1].numpy().tolist() for _ in range(2)]
+
+    first, again = epochs(0), epochs(0)
+    assert first == again and first[0] != first[1] and sorted(first[0]) == labels
+    assert epochs(None) == [labels, labels]
+    input_pipeline.clear_decoded_cache()
