@@ -148,3 +148,8 @@ def test_a_target_column_is_ignored(recommender, project_params, scored, caplog)
         out = _score(recommender, project_params, _to_score().assign(is_promoted=1))
     assert "has a 'is_promoted' column; it is ignored" in caplog.text
     assert out["promotion_recommendations"].equals(scored["promotion_recommendations"])
+
+
+def test_gender_is_not_needed_for_scoring(recommender, project_params, scored):
+    out = _score(recommender, project_params, _to_score().drop(columns="gender"))
+    assert out["promotion_recommendations"].equals(scored["promotion_recommendations"])

@@ -19,12 +19,14 @@ def _source(table: pd.DataFrame) -> str:
     return table.attrs.get("source", "the table to score")
 
 
-def validate_employees_to_score(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
-    """Validate like the training table (columns, numbers, unique ids), except that no target is needed."""
+def validate_employees_to_score(table: pd.DataFrame, schema: dict[str, Any], scoring: dict[str, Any]) -> pd.DataFrame:
+    """Validate like the training table (columns, numbers, unique ids), without target or ``optional_columns``."""
     target = schema.get("target")
     if target and target in table.columns:
         logger.warning("%s: has a '%s' column; it is ignored when scoring", _source(table), target)
-    return validate_table(table, {**schema, "target": None})
+    optional = set(scoring.get("optional_columns") or [])
+    required = [c for c in schema["required_columns"] if c not in optional]
+    return validate_table(table, {**schema, "required_columns": required, "target": None})
 
 
 def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_levels: str) -> pd.DataFrame:

@@ -28,7 +28,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         Pipeline(
             [
-                Node(validate_employees_to_score, ["employees_to_score", "params:employees_schema"],
+                Node(validate_employees_to_score, ["employees_to_score", "params:employees_schema", "params:promotion_scoring"],
                      "employees_to_score_validated", name="validate_employees_to_score"),
                 Node(score_employees,
                      ["recommender", "employees_to_score_features", "employees_to_score_validated",
