@@ -66,18 +66,24 @@ def build_estimator(family: dict[str, Any], variant: str, reducer: BaseEstimator
     return Pipeline([*steps, *_preprocessor(family.get("preprocessing")), ("model", classifier)])
 
 
+def single_threaded() -> threadpool_limits:
+    """OpenMP limited to one thread (a context manager): fits run in parallel (``n_jobs``), and gradient
+    boosting's OpenMP threads slow down by orders of magnitude on a machine whose cores are busy."""
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
 def fit_single_threaded(estimator: Pipeline, x: pd.DataFrame, y: np.ndarray) -> Pipeline:
-    """Fit with OpenMP limited to one thread: fits run in parallel (``n_jobs``), and gradient boosting's
-    OpenMP threads slow down by orders of magnitude on a machine whose cores are busy."""
-    with threadpool_limits(limits=1, user_api="openmp"):
+    """Fit with OpenMP limited to one thread."""
+    with single_threaded():
         return estimator.fit(x, y)
 
 
 def predict_scores(model: BaseEstimator, features: pd.DataFrame) -> np.ndarray:
     """Positive-class scores: probabilities where the model has them, else decision values."""
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(features)[:, 1]
-    return model.decision_function(features)
+    with single_threaded():
+        if hasattr(model, "predict_proba"):
+            return model.predict_proba(features)[:, 1]
+        return model.decision_function(features)
 
 
 def default_threshold(model: BaseEstimator) -> float:

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from .nodes import predict_scores
+from .nodes import predict_scores, single_threaded
 
 logger = logging.getLogger(__name__)
 
@@ -138,15 +138,16 @@ def explain_recommender(
     recommender: dict[str, Any], features_test: pd.DataFrame, target_test: pd.DataFrame, explanation: dict[str, Any]
 ) -> pd.DataFrame:
     """Permutation importance of the recommender's input columns (original names, not components) on the test part."""
-    result = permutation_importance(
-        recommender["model"],
-        features_test[recommender["feature_columns"]],
-        target_test.iloc[:, 0].to_numpy(),
-        scoring=explanation["scoring"],
-        n_repeats=explanation["n_repeats"],
-        random_state=explanation["random_state"],
-        n_jobs=explanation.get("n_jobs", 1),
-    )
+    with single_threaded():
+        result = permutation_importance(
+            recommender["model"],
+            features_test[recommender["feature_columns"]],
+            target_test.iloc[:, 0].to_numpy(),
+            scoring=explanation["scoring"],
+            n_repeats=explanation["n_repeats"],
+            random_state=explanation["random_state"],
+            n_jobs=explanation.get("n_jobs", 1),
+        )
     table = pd.DataFrame({
         "feature": recommender["feature_columns"],
         "importance_mean": result.importances_mean,
