@@ -4,8 +4,6 @@ import logging
 
 import pandas as pd
 import pytest
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
 
 from promotion_cnn.datasets import generate_employees
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
@@ -18,33 +16,13 @@ from promotion_cnn.pipelines.data_processing.tabular_nodes import (
 )
 
 
-class KeptDataset(MemoryDataset):
-    """A memory dataset the runner cannot release, so tests can read intermediate outputs."""
-
-    def _release(self) -> None:
-        pass
-
-
-def _run_processing(params: dict, raw: pd.DataFrame) -> dict:
-    pipeline = create_tabular_pipeline()
-    catalog = DataCatalog({"employees_raw": MemoryDataset(raw)})
-    for name in pipeline.datasets():
-        if name.startswith("params:"):
-            value = params
-            for key in name.removeprefix("params:").split("."):
-                value = value[key]
-            catalog[name] = MemoryDataset(value)
-    outputs = ["features_train", "features_test", "target_test", "full_features_train", "full_features_test",
-               "full_target_test", "employees_validated"]  # fmt: skip
-    for name in outputs:
-        catalog[name] = KeptDataset(copy_mode="assign")
-    SequentialRunner().run(pipeline, catalog)
-    return {name: catalog[name].load() for name in outputs}
+OUTPUTS = ["features_train", "features_test", "target_test", "full_features_train", "full_features_test",
+           "full_target_test", "employees_validated"]
 
 
 @pytest.fixture(scope="module")
-def processed(project_params):
-    return _run_processing(project_params, generate_employees(800, seed=5))
+def processed(project_params, run_pipeline):
+    return run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(800, seed=5)}, OUTPUTS)
 
 
 def test_full_features_keep_every_column_but_id_and_gender(processed, project_params):
@@ -64,7 +42,7 @@ def test_both_feature_sets_hold_the_same_rows(processed):
     assert set(genders) == {"m", "f"}
 
 
-def test_another_table_runs_by_configuration_only(project_params, caplog):
+def test_another_table_runs_by_configuration_only(project_params, run_pipeline, caplog):
     """Extra column ignored, renamed column mapped, optional column (region) absent: config changes only."""
     raw = generate_employees(600, seed=6).drop(columns="region").rename(columns={"awards_won?": "awards"})
     raw["badge_colour"] = "blue"
@@ -73,7 +51,7 @@ def test_another_table_runs_by_configuration_only(project_params, caplog):
     schema["required_columns"] = [c for c in schema["required_columns"] if c != "region"]
     params = {**project_params, "employees_schema": schema}
     with caplog.at_level(logging.INFO):
-        out = _run_processing(params, raw)
+        out = run_pipeline(create_tabular_pipeline(), params, {"employees_raw": raw}, OUTPUTS)
     assert "awards_won?" in out["full_features_train"] and "badge_colour" not in out["full_features_train"]
     assert not any(c.startswith("region") for c in out["features_train"].columns)
     assert "skips absent column(s) ['region']" in caplog.text and "badge_colour" in caplog.text

@@ -7,8 +7,6 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.runner import SequentialRunner
 
 from promotion_cnn.datasets import SyntheticEmployeesDataset, generate_employees
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
@@ -18,33 +16,10 @@ from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 
 
-class KeptDataset(MemoryDataset):
-    def _release(self) -> None:
-        pass
-
-
-def _params(params: dict, name: str):
-    value = params
-    for key in name.removeprefix("params:").split("."):
-        value = value[key]
-    return value
-
-
-def _run(pipeline, params: dict, inputs: dict, outputs: list[str]) -> dict:
-    catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
-    for name in pipeline.datasets():
-        if name.startswith("params:"):
-            catalog[name] = MemoryDataset(_params(params, name))
-    for name in outputs:
-        catalog[name] = KeptDataset(copy_mode="assign")
-    SequentialRunner().run(pipeline, catalog)
-    return {name: catalog[name].load() for name in outputs}
-
-
 @pytest.fixture(scope="module")
-def recommender(project_params):
+def recommender(project_params, run_pipeline):
     """The default gradient-boosting family fitted on the `full` features of a small generated table."""
-    data = _run(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(1500, seed=11)},
+    data = run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(1500, seed=11)},
                 ["full_features_train", "full_target_train"])  # fmt: skip
     features, target = data["full_features_train"], data["full_target_train"]
     family = project_params["hist_gradient_boosting"]
@@ -61,15 +36,21 @@ def _to_score(n: int = 300, seed: int = 21) -> pd.DataFrame:
     return table
 
 
-def _score(recommender, params, table, **scoring) -> dict:
-    params = {**params, "promotion_scoring": {**params["promotion_scoring"], **scoring}}
-    return _run(create_pipeline(), params, {"employees_to_score": table, "recommender": recommender},
-                ["promotion_recommendations", "promotion_recommendation_summary"])
+@pytest.fixture(scope="module")
+def score(run_pipeline):
+    """Run promotion_scoring on a table, with ``promotion_scoring`` parameters overridden by keywords."""
+
+    def run(recommender, params, table, **scoring) -> dict:
+        params = {**params, "promotion_scoring": {**params["promotion_scoring"], **scoring}}
+        return run_pipeline(create_pipeline(), params, {"employees_to_score": table, "recommender": recommender},
+                            ["promotion_recommendations", "promotion_recommendation_summary"])
+
+    return run
 
 
 @pytest.fixture(scope="module")
-def scored(recommender, project_params):
-    return _score(recommender, project_params, _to_score())
+def scored(recommender, project_params, score):
+    return score(recommender, project_params, _to_score())
 
 
 def test_recommendations_are_ranked_and_thresholded(scored, recommender):
@@ -81,9 +62,9 @@ def test_recommendations_are_ranked_and_thresholded(scored, recommender):
     assert table.probability.between(0, 1).all() and 0 < table.recommended.sum() < 300
 
 
-def test_scores_match_the_model_on_training_style_features(scored, recommender, project_params):
+def test_scores_match_the_model_on_training_style_features(scored, recommender, project_params, run_pipeline):
     """The scoring features are the training features: same columns, same encoding, same scores."""
-    data = _run(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(300, seed=21)},
+    data = run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(300, seed=21)},
                 ["full_features_train", "full_features_test", "employees_validated"])  # fmt: skip
     features = pd.concat([data["full_features_train"], data["full_features_test"]])
     expected = pd.Series(recommender["model"].predict_proba(features)[:, 1],
@@ -99,22 +80,22 @@ def test_summary_counts_per_department_and_in_total(scored):
     assert np.allclose(summary.share_recommended, summary.n_recommended / summary.n_employees)
 
 
-def test_unseen_levels_are_logged_and_scored_by_default(recommender, project_params, caplog):
+def test_unseen_levels_are_logged_and_scored_by_default(score, recommender, project_params, caplog):
     table = _to_score()
     table.loc[[0, 5], "region"] = "region_99"
     table.loc[3, "department"] = "Space Exploration"
     with caplog.at_level(logging.WARNING):
-        out = _score(recommender, project_params, table)
+        out = score(recommender, project_params, table)
     assert "column 'region' has level(s) ['region_99'] the recommender never saw (2 row(s))" in caplog.text
     assert "'department' has level(s) ['Space Exploration']" in caplog.text
     assert len(out["promotion_recommendations"]) == 300
 
 
-def test_unseen_levels_can_stop_the_run(recommender, project_params):
+def test_unseen_levels_can_stop_the_run(score, recommender, project_params):
     table = _to_score()
     table.loc[0, "region"] = "region_99"
     with pytest.raises(InvalidTableError, match=r"current\.csv.*'region'.*region_99"):
-        _score(recommender, project_params, table, unseen_levels="error")
+        score(recommender, project_params, table, unseen_levels="error")
 
 
 @pytest.mark.parametrize(
@@ -129,27 +110,27 @@ def test_unseen_levels_can_stop_the_run(recommender, project_params):
     ],
     ids=["missing-column", "non-numeric", "duplicate-id", "empty"],
 )
-def test_bad_input_is_named(recommender, project_params, corruption, message):
+def test_bad_input_is_named(score, recommender, project_params, corruption, message):
     table = corruption(_to_score())
     table.attrs["source"] = "dataset 'employees_to_score' (current.csv)"
     with pytest.raises(InvalidTableError, match=r"current\.csv.*" + message):
-        _score(recommender, project_params, table)
+        score(recommender, project_params, table)
 
 
-def test_optional_column_the_model_needs_is_named(recommender, project_params):
+def test_optional_column_the_model_needs_is_named(score, recommender, project_params):
     schema = {**project_params["employees_schema"]}
     schema["required_columns"] = [c for c in schema["required_columns"] if c != "region"]
     with pytest.raises(InvalidTableError, match=r"current\.csv.*\['region'\] missing, the recommender was trained"):
-        _score(recommender, {**project_params, "employees_schema": schema}, _to_score().drop(columns="region"))
+        score(recommender, {**project_params, "employees_schema": schema}, _to_score().drop(columns="region"))
 
 
-def test_a_target_column_is_ignored(recommender, project_params, scored, caplog):
+def test_a_target_column_is_ignored(score, recommender, project_params, scored, caplog):
     with caplog.at_level(logging.WARNING):
-        out = _score(recommender, project_params, _to_score().assign(is_promoted=1))
+        out = score(recommender, project_params, _to_score().assign(is_promoted=1))
     assert "has a 'is_promoted' column; it is ignored" in caplog.text
     assert out["promotion_recommendations"].equals(scored["promotion_recommendations"])
 
 
-def test_gender_is_not_needed_for_scoring(recommender, project_params, scored):
-    out = _score(recommender, project_params, _to_score().drop(columns="gender"))
+def test_gender_is_not_needed_for_scoring(score, recommender, project_params, scored):
+    out = score(recommender, project_params, _to_score().drop(columns="gender"))
     assert out["promotion_recommendations"].equals(scored["promotion_recommendations"])
