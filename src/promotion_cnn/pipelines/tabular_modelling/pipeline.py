@@ -54,26 +54,27 @@ def create_template() -> Pipeline:
     )  # fmt: skip
 
 
+def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline:
+    """The template in the family's namespace, on its feature set; candidates also describe themselves."""
+    candidate = family in RECOMMENDER_CANDIDATES
+    if not candidate:
+        template = template - Pipeline([n for n in template.nodes if n.name == "describe_candidate"])
+    return pipeline(
+        template,
+        namespace=family,
+        inputs={name: feature_set_dataset(features, name) for name in SPLIT_DATASETS}
+        | {"feature_reducer": "feature_reducer", "employees_validated": "employees_validated"},
+        parameters={"params:tabular_protocol": "params:tabular_protocol", "params:family": f"params:{family}",
+                    "params:family.threshold": f"params:{family}.threshold", "params:fairness": "params:fairness"},
+        outputs={name: f"{name}_{family}" for name in CROSS_FAMILY_OUTPUTS if candidate or name != "candidate"},
+        tags=["tabular", family],
+    )  # fmt: skip
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """The template per model family (own namespace), then the fairness table, the recommender and its explanation."""
     template = create_template()
-    families = sum(
-        (
-            pipeline(
-                template,
-                namespace=family,
-                inputs={name: feature_set_dataset(features, name) for name in SPLIT_DATASETS}
-                | {"feature_reducer": "feature_reducer", "employees_validated": "employees_validated"},
-                parameters={"params:tabular_protocol": "params:tabular_protocol", "params:family": f"params:{family}",
-                            "params:family.threshold": f"params:{family}.threshold",
-                            "params:fairness": "params:fairness"},
-                outputs={name: f"{name}_{family}" for name in CROSS_FAMILY_OUTPUTS},
-                tags=["tabular", family],
-            )
-            for family, features in MODEL_FAMILIES.items()
-        ),
-        Pipeline([]),
-    )  # fmt: skip
+    families = sum((_family_pipeline(template, f, features) for f, features in MODEL_FAMILIES.items()), Pipeline([]))
     recommender = Pipeline(
         [
             Node(combine_family_tables, {f: f"fairness_audit_{f}" for f in MODEL_FAMILIES}, "fairness_audit",
