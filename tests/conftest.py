@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.pipeline import Pipeline
+from kedro.runner import SequentialRunner
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -42,3 +45,34 @@ def fast_params(project_params) -> dict[str, Any]:
             },
         },
     )
+
+
+class KeptDataset(MemoryDataset):
+    """A memory dataset the runner cannot release, so tests can read intermediate outputs."""
+
+    def _release(self) -> None:
+        pass
+
+
+def _parameter(params: dict[str, Any], name: str) -> Any:
+    value = params
+    for key in name.removeprefix("params:").split("."):
+        value = value[key]
+    return value
+
+
+@pytest.fixture(scope="session")
+def run_pipeline():
+    """Run a pipeline in memory: ``inputs`` as datasets, parameters from ``params``, returns ``outputs``."""
+
+    def run(pipeline: Pipeline, params: dict[str, Any], inputs: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
+        catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
+        for name in pipeline.datasets():
+            if name.startswith("params:"):
+                catalog[name] = MemoryDataset(_parameter(params, name))
+        for name in outputs:
+            catalog[name] = KeptDataset(copy_mode="assign")
+        SequentialRunner().run(pipeline, catalog)
+        return {name: catalog[name].load() for name in outputs}
+
+    return run

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from promotion_cnn.datasets import generate_employees
@@ -29,8 +30,8 @@ def _copy_project(destination: Path) -> Path:
     return destination
 
 
-def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "kedro", "run", "--pipeline", "tabular_modelling", *args]
+def _kedro(project: Path, *args: str, pipeline: str = "tabular_modelling") -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "kedro", "run", "--pipeline", pipeline, *args]
     env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
     return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=600)
 
@@ -90,3 +91,16 @@ def test_failed_run_keeps_no_partial_versions(project):
     assert result.returncode != 0 and "threshold method must be" in output
     assert "removed its partial output version" in output
     assert _versions(project) == before
+
+
+def test_scoring_after_modelling_writes_ranked_recommendations(project):
+    result = _kedro(project, pipeline="promotion_scoring")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (csv,) = (project / "data/07_model_output/promotion_scoring/promotion_recommendations.csv").glob("*/*.csv")
+    recommendations = pd.read_csv(csv)
+    assert recommendations.columns.tolist() == ["employee_id", "probability", "recommended", "rank"]
+    assert len(recommendations) == 2000 and recommendations["rank"].tolist() == list(range(1, 2001))
+    (summary,) = (project / "data/08_reporting/promotion_recommendation_summary.csv").glob("*/*.csv")
+    assert pd.read_csv(summary).set_index("department").loc["all", "n_employees"] == 2000
+    best = json.loads(next((project / "data/08_reporting/best_tabular_model.json").glob("*/*.json")).read_text())
+    assert best["family"] in {"hist_gradient_boosting", "logistic_regression"}

@@ -10,10 +10,13 @@ def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines.
 
     ``find_pipelines`` discovers ``data_processing``, ``tabular_modelling``,
-    ``image_modelling`` and ``reporting`` (Kedro loads only those a run asks
-    for). Each modelling pipeline is registered together with the processing
-    nodes it needs, so ``kedro run --pipeline tabular_modelling`` works on a
-    fresh clone with no earlier run. ``__default__`` runs everything.
+    ``image_modelling``, ``promotion_scoring`` and ``reporting`` (Kedro loads
+    only those a run asks for). Each modelling pipeline is registered together
+    with the processing nodes it needs, so ``kedro run --pipeline
+    tabular_modelling`` works on a fresh clone with no earlier run.
+    ``promotion_scoring`` holds its own feature nodes and reads the latest saved
+    ``recommender``, which ``tabular_modelling`` writes; ``__default__`` runs
+    everything, scoring after modelling.
     """
     pipelines = find_pipelines(raise_errors=True)
     processing = {

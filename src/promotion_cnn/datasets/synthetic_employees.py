@@ -135,22 +135,27 @@ class SyntheticEmployeesDataset(AbstractDataset[None, pd.DataFrame]):
           type: promotion_cnn.datasets.SyntheticEmployeesDataset
           n_rows: 20000
           seed: 42
+          include_target: true   # false: current employees to score, without is_promoted
     """
 
-    def __init__(self, n_rows: int = 20_000, seed: int = 42, metadata: dict[str, Any] | None = None):
+    def __init__(
+        self, n_rows: int = 20_000, seed: int = 42, include_target: bool = True, metadata: dict[str, Any] | None = None
+    ):
         self._n_rows = n_rows
         self._seed = seed
+        self._include_target = include_target
         self.metadata = metadata
 
     def load(self) -> pd.DataFrame:
-        return generate_employees(self._n_rows, self._seed)
+        table = generate_employees(self._n_rows, self._seed)
+        return table if self._include_target else table.drop(columns="is_promoted")
 
     def save(self, data: None) -> None:
         raise DatasetError("SyntheticEmployeesDataset is read-only: it generates the embedded default table")
 
     def _describe(self) -> dict[str, Any]:
-        return {"n_rows": self._n_rows, "seed": self._seed}
+        return {"n_rows": self._n_rows, "seed": self._seed, "include_target": self._include_target}
 
     def preview(self, nrows: int = 10) -> dict:
         """Table preview for kedro-viz."""
-        return generate_employees(self._n_rows, self._seed).head(nrows).to_dict(orient="split")
+        return self.load().head(nrows).to_dict(orient="split")

@@ -7,7 +7,7 @@ from kedro.runner import SequentialRunner
 from promotion_cnn.datasets import generate_employees
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
 from promotion_cnn.pipelines.tabular_modelling import create_pipeline
-from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES, RECOMMENDER_CANDIDATES
 
 
 class KeptDataset(MemoryDataset):
@@ -83,3 +83,32 @@ def test_study_faithful_protocol_runs_without_cross_validation(fast_params):
     assert outputs["svm.threshold"] | {} and outputs["svm.threshold"]["threshold"] == 0.0
     assert outputs["random_forest.threshold"]["source"] == "in_sample"
     assert "cv_f1" not in outputs["random_forest.variant_scores"].columns
+
+
+def test_modern_families_train_on_the_full_features_without_pca(outputs, fast_params):
+    assert [name for name, _ in outputs["hist_gradient_boosting.model"].steps] == ["model"]
+    assert [name for name, _ in outputs["logistic_regression.model"].steps] == ["encode", "model"]
+    assert outputs["hist_gradient_boosting.test_metrics"]["roc_auc"] > 0.7
+    assert outputs["full_features_test"].index.equals(outputs["features_test"].index)
+
+
+def test_recommender_is_the_best_cross_validated_full_feature_family(outputs):
+    comparison, best = outputs["tabular_model_comparison"], outputs["best_tabular_model"]
+    assert set(comparison.family) == set(RECOMMENDER_CANDIDATES)
+    assert best["family"] == comparison.loc[comparison.cv_f1_tuned.idxmax(), "family"] == outputs["recommender"]["family"]
+    assert best["test_metrics"] == outputs[f"{best['family']}.test_metrics"]
+    assert outputs["recommender"]["threshold"] == outputs[f"{best['family']}.threshold"]
+
+
+def test_fairness_audit_covers_every_family_by_gender(outputs):
+    audit = outputs["fairness_audit"]
+    assert {"family", "group", "n", "selection_rate", "recall", "disparate_impact", "flagged"} <= set(audit.columns)
+    assert set(audit.family) == set(MODEL_FAMILIES) and set(audit.group) == {"f", "m"}
+    assert (audit.groupby("family").n.sum() == 500).all()
+    assert (audit[audit.group == "m"].disparate_impact == 1).all()
+
+
+def test_permutation_importance_names_original_columns(outputs):
+    importance = outputs["permutation_importance"]
+    assert set(importance.feature) == set(outputs["full_features_train"].columns)
+    assert importance.feature.iloc[0] in {"avg_training_score", "previous_year_rating", "awards_won?", "department"}

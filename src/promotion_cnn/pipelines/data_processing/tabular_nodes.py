@@ -34,8 +34,13 @@ def _first_bad_value(values: pd.Series) -> tuple[Any, Any] | None:
 
 
 def validate_table(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
-    """Check columns, numeric types and the 0/1 target, raising an error that names file and column."""
+    """Rename, then check columns, numeric types, unique ids and the 0/1 target, naming file and column."""
     source = _source(table)
+    renames = {old: new for old, new in (schema.get("rename_columns") or {}).items() if old in table.columns}
+    if renames:
+        logger.info("%s: renaming columns %s", source, renames)
+        table = table.rename(columns=renames)
+        table.attrs["source"] = source
     if table.empty:
         raise InvalidTableError(f"{source}: the table is empty (no rows)")
     missing = [c for c in schema["required_columns"] if c not in table.columns]
@@ -49,6 +54,13 @@ def validate_table(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
                     f"{source}: column '{column}' must be numeric but row {bad[0]} holds {bad[1]!r}"
                 )
             table = table.assign(**{column: pd.to_numeric(table[column])})
+    for column in schema.get("unique_columns") or []:
+        duplicated = table[column][table[column].duplicated()]
+        if not duplicated.empty:
+            raise InvalidTableError(
+                f"{source}: column '{column}' must be unique but {len(duplicated)} row(s) repeat a value, "
+                f"e.g. {sorted(map(str, duplicated.unique()))[:5]}"
+            )
     target = schema.get("target")
     if target:
         if target not in table.columns:
@@ -75,10 +87,31 @@ def drop_columns(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return table.drop(columns=[c for c in columns if c in table.columns])
 
 
+def _present(table: pd.DataFrame, columns: Any, step: str) -> list[str]:
+    """The configured columns the table has; an absent one (optional, not required) is logged and skipped."""
+    absent = [c for c in columns if c not in table.columns]
+    if absent:
+        logger.warning("%s: %s skips absent column(s) %s", _source(table), step, absent)
+    return [c for c in columns if c in table.columns]
+
+
+def keep_columns(table: pd.DataFrame, columns: list[str] | None, target: str) -> pd.DataFrame:
+    """Keep only the configured feature columns and the target, in table order; None keeps every column."""
+    if columns is None:
+        return table
+    wanted = {*_present(table, columns, "feature selection"), target}
+    kept = [c for c in table.columns if c in wanted]
+    ignored = sorted(set(table.columns) - set(kept))
+    if ignored:
+        logger.info("%s: columns not configured as features, ignored: %s", _source(table), ignored)
+    return table[kept]
+
+
 def encode_ordinal(table: pd.DataFrame, ordinal_levels: dict[str, dict[str, int]]) -> pd.DataFrame:
     """Map ordered categories to integers, rejecting levels the mapping does not know."""
     encoded = table.copy()
-    for column, levels in ordinal_levels.items():
+    for column in _present(table, ordinal_levels, "ordinal encoding"):
+        levels = ordinal_levels[column]
         unknown = sorted(set(encoded[column].dropna().astype(str)) - set(levels))
         if unknown:
             raise InvalidTableError(
@@ -92,14 +125,23 @@ def encode_flags(table: pd.DataFrame, flags: dict[str, dict[str, str]]) -> pd.Da
     """Replace a categorical column by a 0/1 flag (the study: recruitment_channel -> is_referred)."""
     encoded = table.copy()
     for flag, spec in flags.items():
+        if spec["column"] not in encoded.columns:
+            logger.warning("%s: flag '%s' skipped, column '%s' is absent", _source(table), flag, spec["column"])
+            continue
         encoded[flag] = (encoded[spec["column"]] == spec["equals"]).astype(int)
         encoded = encoded.drop(columns=spec["column"])
     return encoded
 
 
+def as_categories(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Give nominal columns the pandas ``category`` dtype (for models with native categorical support)."""
+    present = _present(table, columns, "categorical encoding")
+    return table.astype({c: "category" for c in present}) if present else table
+
+
 def one_hot_encode(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """One-hot encode nominal columns as 0/1 integer columns named ``<column>_<level>``."""
-    return pd.get_dummies(table, columns=columns, dtype=int)
+    return pd.get_dummies(table, columns=_present(table, columns, "one-hot encoding"), dtype=int)
 
 
 def split_train_test(

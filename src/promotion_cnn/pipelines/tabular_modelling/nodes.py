@@ -11,6 +11,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from kedro.utils import load_obj
 from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -24,24 +26,64 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 logger = logging.getLogger(__name__)
 
 SELECTION_METRICS = ("cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "train_accuracy")
 
 
+PREPROCESSING = ("none", "one_hot_scale")
+CALIBRATION = (None, "sigmoid", "isotonic")
+
+
+def _preprocessor(kind: str | None) -> list[tuple[str, BaseEstimator]]:
+    """Steps before the classifier: none, or one-hot for ``category`` columns and standard scaling for the rest."""
+    if kind in (None, "none"):
+        return []
+    if kind == "one_hot_scale":
+        encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+        return [("encode", ColumnTransformer([("one_hot", encoder, make_column_selector(dtype_include="category"))],
+                                             remainder=StandardScaler(), verbose_feature_names_out=False))]
+    raise ValueError(f"preprocessing must be one of {PREPROCESSING}, got {kind!r}")
+
+
 def build_estimator(family: dict[str, Any], variant: str, reducer: BaseEstimator | None) -> Pipeline:
-    """Unfitted model pipeline: the (cloned) reducer, if the family uses it, then the classifier."""
-    classifier = load_obj(family["estimator"])(**{**family.get("base_params", {}), **family["variants"][variant]})
+    """Unfitted model pipeline: the (cloned) reducer or the family's preprocessing, then the classifier.
+
+    A ``calibration`` key (family-wide, or per variant) wraps the classifier in ``CalibratedClassifierCV``
+    (``sigmoid`` or ``isotonic``, ``calibration_folds`` internal folds); it is not an estimator parameter.
+    """
+    settings = {**family.get("base_params", {}), **family["variants"][variant]}
+    calibration = settings.pop("calibration", family.get("calibration"))
+    if calibration not in CALIBRATION:
+        raise ValueError(f"calibration must be one of {CALIBRATION}, got {calibration!r}")
+    classifier = load_obj(family["estimator"])(**settings)
+    if calibration:
+        classifier = CalibratedClassifierCV(classifier, method=calibration, cv=family.get("calibration_folds", 3))
     steps = list(clone(reducer).steps) if family.get("use_reducer", True) and reducer is not None else []
-    return Pipeline([*steps, ("model", classifier)])
+    return Pipeline([*steps, *_preprocessor(family.get("preprocessing")), ("model", classifier)])
+
+
+def single_threaded() -> threadpool_limits:
+    """OpenMP limited to one thread (a context manager): fits run in parallel (``n_jobs``), and gradient
+    boosting's OpenMP threads slow down by orders of magnitude on a machine whose cores are busy."""
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
+def fit_single_threaded(estimator: Pipeline, x: pd.DataFrame, y: np.ndarray) -> Pipeline:
+    """Fit with OpenMP limited to one thread."""
+    with single_threaded():
+        return estimator.fit(x, y)
 
 
 def predict_scores(model: BaseEstimator, features: pd.DataFrame) -> np.ndarray:
     """Positive-class scores: probabilities where the model has them, else decision values."""
-    if hasattr(model, "predict_proba"):
-        return model.predict_proba(features)[:, 1]
-    return model.decision_function(features)
+    with single_threaded():
+        if hasattr(model, "predict_proba"):
+            return model.predict_proba(features)[:, 1]
+        return model.decision_function(features)
 
 
 def default_threshold(model: BaseEstimator) -> float:
@@ -71,7 +113,7 @@ def _fit_task(
     train = np.ones(len(y), bool) if held_out is None else ~held_out
     if oob:
         estimator.set_params(model__oob_score=True)
-    model = estimator.fit(x[train], y[train])
+    model = fit_single_threaded(estimator, x[train], y[train])
     result = {"model": model, "threshold": default_threshold(model)}
     if train_accuracy:
         rows = np.flatnonzero(train)

@@ -2,10 +2,28 @@
 
 from kedro.pipeline import Node, Pipeline, pipeline
 
-from .nodes import evaluate_model, evaluate_variants, fit_selected_model, select_variant, tune_threshold
+from promotion_cnn.pipelines.data_processing.tabular_pipeline import FULL_FEATURES, SPLIT_DATASETS, feature_set_dataset
 
-MODEL_FAMILIES = ("random_forest", "svm")
-SHARED_INPUTS = {"features_train", "features_test", "target_train", "target_test", "feature_reducer"}
+from .nodes import evaluate_model, evaluate_variants, fit_selected_model, select_variant, tune_threshold
+from .recommender_nodes import (
+    audit_fairness,
+    combine_family_tables,
+    describe_candidate,
+    explain_recommender,
+    select_recommender,
+)
+
+# family -> the feature set it is trained on: "" for the study's (one-hot, PCA-able), FULL_FEATURES for the
+# un-reduced one. Families on the full feature set are the recommender's candidates (promotion_scoring builds
+# exactly those features for new employees).
+MODEL_FAMILIES = {
+    "random_forest": "",
+    "svm": "",
+    "hist_gradient_boosting": FULL_FEATURES,
+    "logistic_regression": FULL_FEATURES,
+}
+RECOMMENDER_CANDIDATES = tuple(f for f, features in MODEL_FAMILIES.items() if features == FULL_FEATURES)
+CROSS_FAMILY_OUTPUTS = ("fairness_audit", "candidate")  # leave the namespace as <name>_<family>: read across families
 
 
 def create_template() -> Pipeline:
@@ -27,24 +45,49 @@ def create_template() -> Pipeline:
                  ["threshold", "threshold_curve"], name="tune_threshold"),
             Node(evaluate_model, ["model", "threshold", "features_test", "target_test", "selected_variant"],
                  ["test_metrics", "confusion_matrix", "roc_curve", "pr_curve"], name="evaluate_model"),
+            Node(audit_fairness,
+                 ["model", "threshold", "features_test", "target_test", "employees_validated", "params:fairness"],
+                 "fairness_audit", name="audit_fairness"),
+            Node(describe_candidate,
+                 ["model", "threshold", "selected_variant", "variant_scores", "test_metrics", "features_train"],
+                 "candidate", name="describe_candidate"),
         ]
     )  # fmt: skip
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """The template instantiated once per model family, each in its own namespace."""
-    template = create_template()
-    return sum(
-        (
-            pipeline(
-                template,
-                namespace=family,
-                inputs=SHARED_INPUTS,
-                parameters={"params:tabular_protocol": "params:tabular_protocol", "params:family": f"params:{family}",
-                            "params:family.threshold": f"params:{family}.threshold"},
-                tags=["tabular", family],
-            )
-            for family in MODEL_FAMILIES
-        ),
-        Pipeline([]),
+def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline:
+    """The template in the family's namespace, on its feature set; candidates also describe themselves."""
+    candidate = family in RECOMMENDER_CANDIDATES
+    if not candidate:
+        template = template - Pipeline([n for n in template.nodes if n.name == "describe_candidate"])
+    return pipeline(
+        template,
+        namespace=family,
+        inputs={name: feature_set_dataset(features, name) for name in SPLIT_DATASETS}
+        | {"feature_reducer": "feature_reducer", "employees_validated": "employees_validated"},
+        parameters={"params:tabular_protocol": "params:tabular_protocol", "params:family": f"params:{family}",
+                    "params:family.threshold": f"params:{family}.threshold", "params:fairness": "params:fairness"},
+        outputs={name: f"{name}_{family}" for name in CROSS_FAMILY_OUTPUTS if candidate or name != "candidate"},
+        tags=["tabular", family],
     )  # fmt: skip
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """The template per model family (own namespace), then the fairness table, the recommender and its explanation."""
+    template = create_template()
+    families = sum((_family_pipeline(template, f, features) for f, features in MODEL_FAMILIES.items()), Pipeline([]))
+    recommender = Pipeline(
+        [
+            Node(combine_family_tables, {f: f"fairness_audit_{f}" for f in MODEL_FAMILIES}, "fairness_audit",
+                 name="combine_fairness_audits"),
+            Node(select_recommender,
+                 {"protocol": "params:tabular_protocol", **{f: f"candidate_{f}" for f in RECOMMENDER_CANDIDATES}},
+                 ["recommender", "best_tabular_model", "tabular_model_comparison"], name="select_recommender"),
+            Node(explain_recommender,
+                 ["recommender", feature_set_dataset(FULL_FEATURES, "features_test"),
+                  feature_set_dataset(FULL_FEATURES, "target_test"), "params:permutation_importance"],
+                 "permutation_importance", name="explain_recommender"),
+        ],
+        tags=["tabular", "recommender"],
+    )  # fmt: skip
+    return families + recommender

@@ -1,0 +1,96 @@
+"""Nodes of promotion_scoring: validate a table of current employees, score and rank them, summarise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError, validate_table
+from promotion_cnn.pipelines.tabular_modelling.nodes import predict_scores
+
+logger = logging.getLogger(__name__)
+
+UNSEEN_LEVELS = ("warn", "error")
+
+
+def _source(table: pd.DataFrame) -> str:
+    return table.attrs.get("source", "the table to score")
+
+
+def validate_employees_to_score(table: pd.DataFrame, schema: dict[str, Any], scoring: dict[str, Any]) -> pd.DataFrame:
+    """Validate like the training table (columns, numbers, unique ids), without target or ``optional_columns``."""
+    target = schema.get("target")
+    if target and target in table.columns:
+        logger.warning("%s: has a '%s' column; it is ignored when scoring", _source(table), target)
+    optional = set(scoring.get("optional_columns") or [])
+    required = [c for c in schema["required_columns"] if c not in optional]
+    return validate_table(table, {**schema, "required_columns": required, "target": None})
+
+
+def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_levels: str) -> pd.DataFrame:
+    """The recommender's input columns in its order and dtypes; category levels it never saw are handled by policy.
+
+    ``unseen_levels: error`` stops with the column and levels; ``warn`` logs them and scores those cells as an
+    unknown level (missing category for gradient boosting, all-zero one-hot for logistic regression).
+    """
+    if unseen_levels not in UNSEEN_LEVELS:
+        raise ValueError(f"unseen_levels must be one of {UNSEEN_LEVELS}, got {unseen_levels!r}")
+    source = _source(features)
+    missing = [c for c in recommender["feature_columns"] if c not in features.columns]
+    if missing:
+        raise InvalidTableError(f"{source}: column(s) {missing} missing, the recommender was trained on them")
+    aligned = features[recommender["feature_columns"]].copy()
+    for column, known in recommender["categories"].items():
+        values = aligned[column].astype("str")
+        unseen = values.notna() & ~values.isin(known)
+        if unseen.any():
+            levels = sorted(values[unseen].unique())
+            message = (f"{source}: column '{column}' has level(s) {levels} the recommender never saw "
+                       f"({int(unseen.sum())} row(s))")  # fmt: skip
+            if unseen_levels == "error":
+                raise InvalidTableError(message)
+            logger.warning("%s; scored as an unknown level", message)
+        aligned[column] = pd.Categorical(values.where(~unseen), categories=known)
+    return aligned
+
+
+def score_employees(
+    recommender: dict[str, Any], features: pd.DataFrame, employees: pd.DataFrame, scoring: dict[str, Any]
+) -> pd.DataFrame:
+    """Rank employees by promotion probability and flag those at or above the recommender's tuned threshold."""
+    aligned = align_features(features, recommender, scoring["unseen_levels"])
+    threshold = recommender["threshold"]["threshold"]
+    table = pd.DataFrame({
+        scoring["id_column"]: employees.loc[aligned.index, scoring["id_column"]].to_numpy(),
+        "probability": predict_scores(recommender["model"], aligned),
+    })  # fmt: skip
+    table["recommended"] = table.probability >= threshold
+    table = table.sort_values(["probability", scoring["id_column"]], ascending=[False, True], ignore_index=True)
+    table["rank"] = range(1, len(table) + 1)
+    logger.info("Scored %d employees with %s/%s: %d recommended (threshold %.4f)", len(table),
+                recommender["family"], recommender["variant"], int(table.recommended.sum()), threshold)  # fmt: skip
+    return table
+
+
+def summarise_recommendations(
+    recommendations: pd.DataFrame, employees: pd.DataFrame, scoring: dict[str, Any]
+) -> pd.DataFrame:
+    """How many employees are recommended, per group (``summary_by``, e.g. department) and in total."""
+    by, id_column = scoring["summary_by"], scoring["id_column"]
+    if by not in employees.columns:
+        logger.warning("%s: no '%s' column, the summary has the total only", _source(employees), by)
+        employees = employees.assign(**{by: "all"})
+    groups = employees.set_index(id_column)[by].astype("str").fillna("missing")
+    table = recommendations.assign(**{by: recommendations[id_column].map(groups)})
+    summary = table.groupby(by).agg(
+        n_employees=("recommended", "size"),
+        n_recommended=("recommended", "sum"),
+        mean_probability=("probability", "mean"),
+    ).reset_index()
+    total = pd.DataFrame([{by: "all", "n_employees": len(table), "n_recommended": int(table.recommended.sum()),
+                           "mean_probability": float(table.probability.mean())}])  # fmt: skip
+    summary = pd.concat([summary, total], ignore_index=True)
+    summary["share_recommended"] = summary.n_recommended / summary.n_employees
+    return summary

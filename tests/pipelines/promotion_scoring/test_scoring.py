@@ -1,0 +1,136 @@
+"""promotion_scoring on tiny generated data: ranking, summary, and every kind of bad input."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from promotion_cnn.datasets import SyntheticEmployeesDataset, generate_employees
+from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
+from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError
+from promotion_cnn.pipelines.promotion_scoring import create_pipeline
+from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
+from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
+
+
+@pytest.fixture(scope="module")
+def recommender(project_params, run_pipeline):
+    """The default gradient-boosting family fitted on the `full` features of a small generated table."""
+    data = run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(1500, seed=11)},
+                ["full_features_train", "full_target_train"])  # fmt: skip
+    features, target = data["full_features_train"], data["full_target_train"]
+    family = project_params["hist_gradient_boosting"]
+    model = fit_selected_model(features, target, None, family, "default", {})
+    scores = pd.DataFrame({"variant": ["default"], "cv_f1_tuned": [0.5]})
+    candidate = describe_candidate(model, {"threshold": 0.3}, "default", scores, {k: 0.5 for k in
+                                   ("precision", "recall", "f1", "roc_auc")}, features)  # fmt: skip
+    return select_recommender({"selection_metric": "cv_f1_tuned"}, hist_gradient_boosting=candidate)[0]
+
+
+def _to_score(n: int = 300, seed: int = 21) -> pd.DataFrame:
+    table = SyntheticEmployeesDataset(n_rows=n, seed=seed, include_target=False).load()
+    table.attrs["source"] = "dataset 'employees_to_score' (current.csv)"
+    return table
+
+
+@pytest.fixture(scope="module")
+def score(run_pipeline):
+    """Run promotion_scoring on a table, with ``promotion_scoring`` parameters overridden by keywords."""
+
+    def run(recommender, params, table, **scoring) -> dict:
+        params = {**params, "promotion_scoring": {**params["promotion_scoring"], **scoring}}
+        return run_pipeline(create_pipeline(), params, {"employees_to_score": table, "recommender": recommender},
+                            ["promotion_recommendations", "promotion_recommendation_summary"])
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def scored(recommender, project_params, score):
+    return score(recommender, project_params, _to_score())
+
+
+def test_recommendations_are_ranked_and_thresholded(scored, recommender):
+    table = scored["promotion_recommendations"]
+    assert table.columns.tolist() == ["employee_id", "probability", "recommended", "rank"]
+    assert len(table) == 300 and table.employee_id.is_unique and set(table.employee_id) == set(_to_score().employee_id)
+    assert table["rank"].tolist() == list(range(1, 301)) and table.probability.is_monotonic_decreasing
+    assert ((table.probability >= recommender["threshold"]["threshold"]) == table.recommended).all()
+    assert table.probability.between(0, 1).all() and 0 < table.recommended.sum() < 300
+
+
+def test_scores_match_the_model_on_training_style_features(scored, recommender, project_params, run_pipeline):
+    """The scoring features are the training features: same columns, same encoding, same scores."""
+    data = run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(300, seed=21)},
+                ["full_features_train", "full_features_test", "employees_validated"])  # fmt: skip
+    features = pd.concat([data["full_features_train"], data["full_features_test"]])
+    expected = pd.Series(recommender["model"].predict_proba(features)[:, 1],
+                         index=data["employees_validated"].loc[features.index, "employee_id"].to_numpy())  # fmt: skip
+    got = scored["promotion_recommendations"].set_index("employee_id").probability
+    assert len(got) == len(expected) == 300 and np.allclose(got.loc[expected.index], expected)
+
+
+def test_summary_counts_per_department_and_in_total(scored):
+    summary = scored["promotion_recommendation_summary"].set_index("department")
+    assert summary.loc["all", "n_employees"] == 300
+    assert summary.drop("all").n_recommended.sum() == summary.loc["all", "n_recommended"]
+    assert np.allclose(summary.share_recommended, summary.n_recommended / summary.n_employees)
+
+
+def test_unseen_levels_are_logged_and_scored_by_default(score, recommender, project_params, caplog):
+    table = _to_score()
+    table.loc[[0, 5], "region"] = "region_99"
+    table.loc[3, "department"] = "Space Exploration"
+    with caplog.at_level(logging.WARNING):
+        out = score(recommender, project_params, table)
+    assert "column 'region' has level(s) ['region_99'] the recommender never saw (2 row(s))" in caplog.text
+    assert "'department' has level(s) ['Space Exploration']" in caplog.text
+    assert len(out["promotion_recommendations"]) == 300
+
+
+def test_unseen_levels_can_stop_the_run(score, recommender, project_params):
+    table = _to_score()
+    table.loc[0, "region"] = "region_99"
+    with pytest.raises(InvalidTableError, match=r"current\.csv.*'region'.*region_99"):
+        score(recommender, project_params, table, unseen_levels="error")
+
+
+@pytest.mark.parametrize(
+    ("corruption", "message"),
+    [
+        (lambda t: t.drop(columns="avg_training_score"), r"required column\(s\) missing: \['avg_training_score'\]"),
+        (lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 4, "forty")),
+         r"column 'age' must be numeric but row 4 holds 'forty'"),
+        (lambda t: t.assign(employee_id=t.employee_id.where(t.index != 9, t.employee_id[2])),
+         r"column 'employee_id' must be unique but 1 row\(s\) repeat a value"),
+        (lambda t: t.iloc[0:0], "the table is empty"),
+    ],
+    ids=["missing-column", "non-numeric", "duplicate-id", "empty"],
+)
+def test_bad_input_is_named(score, recommender, project_params, corruption, message):
+    table = corruption(_to_score())
+    table.attrs["source"] = "dataset 'employees_to_score' (current.csv)"
+    with pytest.raises(InvalidTableError, match=r"current\.csv.*" + message):
+        score(recommender, project_params, table)
+
+
+def test_optional_column_the_model_needs_is_named(score, recommender, project_params):
+    schema = {**project_params["employees_schema"]}
+    schema["required_columns"] = [c for c in schema["required_columns"] if c != "region"]
+    with pytest.raises(InvalidTableError, match=r"current\.csv.*\['region'\] missing, the recommender was trained"):
+        score(recommender, {**project_params, "employees_schema": schema}, _to_score().drop(columns="region"))
+
+
+def test_a_target_column_is_ignored(score, recommender, project_params, scored, caplog):
+    with caplog.at_level(logging.WARNING):
+        out = score(recommender, project_params, _to_score().assign(is_promoted=1))
+    assert "has a 'is_promoted' column; it is ignored" in caplog.text
+    assert out["promotion_recommendations"].equals(scored["promotion_recommendations"])
+
+
+def test_gender_is_not_needed_for_scoring(score, recommender, project_params, scored):
+    out = score(recommender, project_params, _to_score().drop(columns="gender"))
+    assert out["promotion_recommendations"].equals(scored["promotion_recommendations"])
