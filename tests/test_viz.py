@@ -57,7 +57,7 @@ def test_model_variants_are_grouped_by_namespace(graph):
 
 def test_key_datasets_carry_their_layer(graph):
     data = datasets(graph)
-    expected = {"employees_validated": "intermediate", "random_forest.test_metrics": "reporting",
+    expected = {"employees_validated": "intermediate", "random_forest.test_metrics": "model_output",
                 "promotion_rates": "reporting", "tabular_comparison": "reporting", "study_report": "reporting",
                 "lenet.history_figure": "reporting", "svm.variant_table": "reporting"}  # fmt: skip
     assert {name: data[name]["layer"] for name in expected} == expected

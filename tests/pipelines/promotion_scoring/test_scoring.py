@@ -16,6 +16,8 @@ from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 
 
+NO_CV = {"cv_folds": 0, "n_jobs": 1, "random_state": 0, "progress": 0}
+
 @pytest.fixture(scope="module")
 def recommender(project_params, run_pipeline):
     """The default gradient-boosting family fitted on the `full` features of a small generated table."""
@@ -23,7 +25,7 @@ def recommender(project_params, run_pipeline):
                 ["full_features_train", "full_target_train"])  # fmt: skip
     features, target = data["full_features_train"], data["full_target_train"]
     family = project_params["hist_gradient_boosting"]
-    model = fit_selected_model(features, target, None, family, "default", {})
+    model = fit_selected_model(features, target, None, family, "default", {}, pd.DataFrame(), NO_CV)[0]
     scores = pd.DataFrame({"variant": ["default"], "cv_f1_tuned": [0.5]})
     candidate = describe_candidate(model, {"threshold": 0.3}, "default", scores, {k: 0.5 for k in
                                    ("precision", "recall", "f1", "roc_auc")}, features)  # fmt: skip

@@ -15,6 +15,8 @@ from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
     select_recommender,
 )
 
+NO_CV = {"cv_folds": 0, "n_jobs": 1, "random_state": 0, "progress": 0}
+
 LOGISTIC = {
     "estimator": "sklearn.linear_model.LogisticRegression",
     "use_reducer": False,
@@ -52,7 +54,7 @@ def test_one_hot_scale_preprocessing_and_calibration_are_parameters(mixed):
     assert [n for n, _ in plain.steps] == ["encode", "model"] and isinstance(plain.named_steps["model"], LogisticRegression)
     calibrated = build_estimator(LOGISTIC, "calibrated", None)
     assert isinstance(calibrated.named_steps["model"], CalibratedClassifierCV)
-    model = fit_selected_model(features, target, None, LOGISTIC, "plain", {})
+    model = fit_selected_model(features, target, None, LOGISTIC, "plain", {}, pd.DataFrame(), NO_CV)[0]
     assert model.named_steps["encode"].get_feature_names_out().tolist()[:3] == [
         "department_HR", "department_Legal", "department_Sales"]
     unseen = features.head(3).assign(department=pd.Categorical(["Mars"] * 3))
@@ -95,7 +97,7 @@ def test_combine_family_tables_adds_family_first():
 
 
 def _candidate(features, target, cv_f1, test_f1):
-    model = fit_selected_model(features, target, None, LOGISTIC, "plain", {})
+    model = fit_selected_model(features, target, None, LOGISTIC, "plain", {}, pd.DataFrame(), NO_CV)[0]
     scores = pd.DataFrame({"variant": ["plain"], "cv_f1_tuned": [cv_f1], "cv_roc_auc": [0.8], "train_accuracy": [0.9]})
     metrics = {"precision": 0.5, "recall": 0.5, "f1": test_f1, "roc_auc": 0.8}
     return describe_candidate(model, {"threshold": 0.3}, "plain", scores, metrics, features)
