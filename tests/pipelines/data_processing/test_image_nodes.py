@@ -183,6 +183,16 @@ def test_digits_dataset_is_deterministic_real_and_read_only(tmp_path: Path) -> N
         DigitsImageFolderDataset(str(tmp_path / "a")).save(first)
 
 
+def test_digits_sample_is_balanced_and_rewritten_when_settings_change(tmp_path: Path) -> None:
+    small = DigitsImageFolderDataset(str(tmp_path / "d"), image_size=8, images_per_class=10).load()
+    sizes = small.groupby(["split", "label"]).size()
+    assert len(small) == 100 and set(sizes["train"]) == {8} and set(sizes["val"]) == {2}
+    larger = DigitsImageFolderDataset(str(tmp_path / "d"), image_size=8, images_per_class=20).load()
+    assert len(larger) == 200
+    assert len(list((tmp_path / "d").rglob("*.png"))) == 200, "the old folder is replaced, not merged"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder is left behind"
+
+
 def test_pipeline_wires_raw_folder_to_reporting_datasets() -> None:
     pipeline = create_image_pipeline()
     assert pipeline.inputs() == {"images_raw", "params:image_validation", "params:image_samples"}
