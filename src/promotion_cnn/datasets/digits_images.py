@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from kedro.io import DatasetError
 from PIL import Image
 
 from .image_folder import ImageFolderDataset
@@ -54,7 +55,7 @@ def write_digits_folder(
         for split, members in (("train", train), ("val", val)):
             for i in sorted(members):
                 grey = np.uint8(np.round(255 - digits.images[i] * (255 / 16)))
-                image = Image.fromarray(grey, mode="L").resize((image_size, image_size), Image.Resampling.BILINEAR)
+                image = Image.fromarray(grey).resize((image_size, image_size), Image.Resampling.BILINEAR)
                 folder = staging / split / f"digit_{digits.target[i]}"
                 folder.mkdir(parents=True, exist_ok=True)
                 image.convert("RGB").save(folder / f"{i:04d}.png", optimize=False)
@@ -104,7 +105,11 @@ class DigitsImageFolderDataset(ImageFolderDataset):
                           "images_per_class": images_per_class}  # fmt: skip
 
     def load(self):
-        if digits_folder_settings(self._path) != self._settings:
+        written_with = digits_folder_settings(self._path)
+        if written_with != self._settings:
+            if self._path.exists() and written_with is None:
+                raise DatasetError(f"'{self._path}' exists but was not written by {type(self).__name__}: "
+                                   "move it away or point the dataset's path elsewhere")  # fmt: skip
             write_digits_folder(self._path, **self._settings)
         return super().load()
 
