@@ -75,7 +75,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in {"I", "I;16", "I;16B", "I;16L", "I;16N", "F"}:
         array = np.asarray(image, dtype=np.float64)
         span = max(float(array.max() - array.min()), 1e-12)
-        image = Image.fromarray(np.uint8(np.round(255 * (array - array.min()) / span)), mode="L")
+        image = Image.fromarray(np.uint8(np.round(255 * (array - array.min()) / span)))
     return image.convert("RGB")
 
 

@@ -27,7 +27,7 @@ def write_image(path: Path, mode: str = "RGB", size: int = 12, fmt: str | None =
     """A small random image in the given colour mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
-    Image.fromarray(pixels, "RGB").convert(mode).save(path, format=fmt)
+    Image.fromarray(pixels).convert(mode).save(path, format=fmt)
     return path
 
 
@@ -181,6 +181,22 @@ def test_digits_dataset_is_deterministic_real_and_read_only(tmp_path: Path) -> N
     assert not list(tmp_path.glob(".a-*")), "no staging folder may be left behind"
     with pytest.raises(Exception, match="read-only"):
         DigitsImageFolderDataset(str(tmp_path / "a")).save(first)
+
+
+def test_digits_sample_is_balanced_and_rewritten_when_settings_change(tmp_path: Path) -> None:
+    small = DigitsImageFolderDataset(str(tmp_path / "d"), image_size=8, images_per_class=10).load()
+    sizes = small.groupby(["split", "label"]).size()
+    assert len(small) == 100 and set(sizes["train"]) == {8} and set(sizes["val"]) == {2}
+    larger = DigitsImageFolderDataset(str(tmp_path / "d"), image_size=8, images_per_class=20).load()
+    assert len(larger) == 200
+    assert len(list((tmp_path / "d").rglob("*.png"))) == 200, "the old folder is replaced, not merged"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder is left behind"
+
+
+def test_digits_dataset_never_replaces_a_folder_it_did_not_write(folder: Path) -> None:
+    with pytest.raises(Exception, match="exists but was not written by DigitsImageFolderDataset"):
+        DigitsImageFolderDataset(str(folder)).load()
+    assert len(list(folder.rglob("*.png"))) == 24
 
 
 def test_pipeline_wires_raw_folder_to_reporting_datasets() -> None:

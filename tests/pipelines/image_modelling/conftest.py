@@ -33,9 +33,9 @@ def project_root() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_digits(tmp_path_factory) -> Path:
-    """The embedded digits folder written at 16x16 pixels."""
+    """The embedded digits folder at 16x16 pixels, 20 images per digit (16 train, 4 val)."""
     root = tmp_path_factory.mktemp("images") / "digits"
-    write_digits_folder(root, image_size=16)
+    write_digits_folder(root, image_size=16, images_per_class=20)
     return root
 
 
