@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 class DataSourceHook:
-    """Tag each loaded table with where it came from, so validation errors can name the file."""
+    """Tag each loaded table with where it came from (once: pandas carries ``attrs`` through), so errors name the file."""
 
     def __init__(self) -> None:
         self._catalog: DataCatalog | None = None
@@ -25,6 +25,8 @@ class DataSourceHook:
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
         if not isinstance(data, pd.DataFrame) or self._catalog is None:
+            return
+        if "source" in data.attrs:  # derived tables keep naming the input they came from
             return
         description = self._catalog.get(dataset_name)._describe()
         where = description.get("filepath") or description.get("path")

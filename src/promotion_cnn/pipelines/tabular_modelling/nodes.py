@@ -91,11 +91,10 @@ def default_threshold(model: BaseEstimator) -> float:
     return 0.5 if hasattr(model, "predict_proba") else 0.0
 
 
-def _f1_at_best_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    precision, recall, thresholds = precision_recall_curve(y_true, scores)
-    f1 = 2 * precision * recall / np.clip(precision + recall, 1e-12, None)
-    best = int(np.argmax(f1[:-1]))
-    return float(f1[best]), float(thresholds[best])
+def _best_f1(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """The highest F1 over all thresholds of the precision-recall curve."""
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    return float(np.max(2 * precision * recall / np.clip(precision + recall, 1e-12, None)))
 
 
 def _supports_oob(estimator: Pipeline) -> bool:
@@ -150,7 +149,7 @@ def _score_variant(variant: str, settings: dict, fits: list[dict], y: np.ndarray
     row["cv_f1"] = float(np.mean([f1_score(t, s >= fits[0]["threshold"]) for t, s in parts]))
     row["cv_roc_auc"] = float(np.mean([roc_auc_score(t, s) for t, s in parts]))
     row["cv_average_precision"] = float(np.mean([average_precision_score(t, s) for t, s in parts]))
-    row["cv_f1_tuned"] = _f1_at_best_threshold(y, scores)[0]
+    row["cv_f1_tuned"] = _best_f1(y, scores)
     return row, scores
 
 
