@@ -1,9 +1,11 @@
 """Tabulate an image-study run's outputs beside the study's published accuracies.
 
 Reads the latest version of every ``<namespace>/val_metrics.json`` and ``history.csv``
-under a Kedro ``data/`` folder and writes ``<output>.json`` and ``<output>.md``. Where the
-10-epoch AlexNet was not run on its own, the first 10 epochs of ``alexnet_25_epochs``
-stand in for it (same settings and seed; the row says so). Run from the project root:
+under one or more Kedro ``data/`` folders (the latest run of each model across them) and
+writes ``<output>.json``, ``<output>.md`` and every model's per-epoch curve as
+``<output>_curves.csv``. Where the 10-epoch AlexNet was not run on its own, the first 10
+epochs of ``alexnet_25_epochs`` stand in for it (same settings and seed; the row says so).
+The project's own ``resnet`` is listed after the study's models. Run from the project root:
 
     python benchmarks/image_study_table.py --data data --output benchmarks/results/image_study
 """
@@ -28,21 +30,26 @@ STUDY = {
     "lenet_kernel_2": {"train": 0.746, "val": 0.500, "epochs": 10},
     "lenet_dropout": {"train": 0.979, "val": 0.433, "epochs": 10},
 }
+BEYOND_THE_STUDY = ("resnet",)
 
 
-def read_run(data: Path, name: str) -> tuple[dict, pd.DataFrame] | None:
+def read_run(folders: list[Path], name: str) -> tuple[dict, pd.DataFrame] | None:
     """Metrics and history of a namespace's latest run (both saved under the same Kedro version), if any."""
-    metrics_folder = data / "08_reporting" / name / "val_metrics.json"
-    versions = sorted(p.name for p in metrics_folder.iterdir()) if metrics_folder.is_dir() else []
-    for version in reversed(versions):
-        history = data / "07_model_output" / name / "history.csv" / version / "history.csv"
-        if history.exists():
-            return json.loads((metrics_folder / version / "val_metrics.json").read_text()), pd.read_csv(history)
-    return None
+    runs = []
+    for data in folders:
+        metrics_folder = data / "08_reporting" / name / "val_metrics.json"
+        for version in sorted(p.name for p in metrics_folder.iterdir()) if metrics_folder.is_dir() else []:
+            history = data / "07_model_output" / name / "history.csv" / version / "history.csv"
+            if history.exists():
+                runs.append((version, metrics_folder / version / "val_metrics.json", history))
+    if not runs:
+        return None
+    _, metrics, history = max(runs)
+    return json.loads(metrics.read_text()), pd.read_csv(history)
 
 
 def row(name: str, metrics: dict, history: pd.DataFrame, note: str = "") -> dict:
-    study = STUDY[name]
+    study = STUDY.get(name, {"train": None, "val": None, "epochs": None})
     return {
         "model": name,
         "epochs": int(len(history)),
@@ -56,6 +63,7 @@ def row(name: str, metrics: dict, history: pd.DataFrame, note: str = "") -> dict
         "n_params": metrics["n_params"],
         "image_size": metrics["image_size"],
         "batch_size": metrics["batch_size"],
+        "precision": metrics.get("precision", "float32"),  # recorded since the parameter exists; float32 before
         "train_minutes": round(float(history["seconds"].sum()) / 60, 1),
         "images_per_second": round(metrics["n_train"] * len(history) / float(history["seconds"].sum()), 1),
         "note": note,
@@ -64,33 +72,44 @@ def row(name: str, metrics: dict, history: pd.DataFrame, note: str = "") -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("data"))
+    parser.add_argument("--data", type=Path, nargs="+", default=[Path("data")])
+    parser.add_argument("--note", action="append", default=[], metavar="MODEL=TEXT", help="a note for a model's row")
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/image_study"))
     args = parser.parse_args()
     rows = []
-    for name in STUDY:
+    curves = []
+    for name in (*STUDY, *BEYOND_THE_STUDY):
         run = read_run(args.data, name)
         if run is not None:
             metrics, history = run
             stopped = metrics.get("stopped_by_time_budget")
             note = f"stopped by the time budget after {len(history)} of {metrics['epochs_planned']} epochs" if stopped else ""
+            note = "; ".join(filter(None, [note, *(n.split("=", 1)[1] for n in args.note if n.startswith(f"{name}="))]))
             rows.append(row(name, metrics, history, note))
+            curves.append(history.assign(model=name))
         elif name == "alexnet" and (long := read_run(args.data, "alexnet_25_epochs")) and len(long[1]) >= 10:
             rows.append(row(name, long[0], long[1].head(10), "first 10 epochs of the alexnet_25_epochs run"))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
+    if curves:
+        curve_columns = ["model", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+        pd.concat(curves)[curve_columns].to_csv(f"{args.output}_curves.csv", index=False)
     lines = [
-        "| model | input | batch | epochs (study) | train acc. (study) | val acc. (study) | best val acc. | "
+        "| model | input | batch | precision | epochs (study) | train acc. (study) | val acc. (study) | best val acc. | "
         "parameters | fit minutes | images/s | note |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+
+    def study(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
     for r in rows:
         peak = f" (study peak {r['study_peak_val_accuracy']:.3f})" if r["study_peak_val_accuracy"] else ""
         lines.append(
-            f"| {r['model']} | {r['image_size']} px | {r['batch_size']} | {r['epochs']} ({r['study_epochs']}) | "
-            f"{r['train_accuracy']:.3f} ({r['study_train_accuracy']:.3f}) | {r['val_accuracy']:.3f} "
-            f"({r['study_val_accuracy']:.3f}) | {r['best_val_accuracy']:.3f}{peak} | {r['n_params']:,} | "
-            f"{r['train_minutes']} | {r['images_per_second']} | {r['note']} |"
+            f"| {r['model']} | {r['image_size']} px | {r['batch_size']} | {r['precision']} | {r['epochs']} "
+            f"({r['study_epochs'] or '–'}) | {r['train_accuracy']:.3f} ({study(r['study_train_accuracy'])}) | "
+            f"{r['val_accuracy']:.3f} ({study(r['study_val_accuracy'])}) | {r['best_val_accuracy']:.3f}{peak} | "
+            f"{r['n_params']:,} | {r['train_minutes']} | {r['images_per_second']} | {r['note']} |"
         )
     args.output.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,18 +1,22 @@
 """Training throughput (images/s) per architecture: the project's tf.data input pipeline vs a plain Keras tutorial loop.
 
-Both train the same seeded model (the study's architecture and input size from
-conf/base/parameters_image_modelling.yml) on the same few hundred training images,
+Both train the same seeded model (architecture, input size, precision and augmentation
+from the project's parameters, ``--env`` included) on the same few hundred training images,
 in the same process, one after the other:
 
 - project: ``promotion_cnn.pipelines.image_modelling.input_pipeline.make_dataset`` (each image
-  decoded once, resized tensors cached, seeded shuffle, prefetch);
+  decoded once, resized tensors cached, seeded shuffle, the model's augmentation on the fly,
+  parallel map, prefetch);
 - tutorial: ``keras.utils.image_dataset_from_directory`` on a folder of links to the same files,
   scaled to [0, 1], no cache and no prefetch (the first loop of the Keras/TensorFlow image tutorial).
 
 "all epochs" counts every epoch (the first includes decoding and graph tracing for both);
-"steady" leaves the first epoch out. The ratio is project / tutorial. Run from the project root:
+"steady" leaves the first epoch out. The ratio is project / tutorial. "input only" reads the
+same epochs through each pipeline without training (steady epochs): when it is far above the
+training rate, the training step, not the input, is the bottleneck. Run from the project root:
 
     python benchmarks/image_throughput.py                       # ../shared/datasets/imagenette if present
+    python benchmarks/image_throughput.py --env real --architectures resnet lenet simple_cnn alexnet
     python benchmarks/image_throughput.py --data data/01_raw/digits --images-per-class 30
 """
 
@@ -41,17 +45,32 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--images-per-class", type=int, default=30, help="training images per class (seeded sample)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--architectures", nargs="+", default=["lenet", "simple_cnn", "alexnet"])
+    parser.add_argument("--architectures", nargs="+", default=["lenet", "simple_cnn", "alexnet"],
+                        help="model names (namespaces) in the parameters")  # fmt: skip
+    parser.add_argument("--env", default="base", help="configuration environment for the models' parameters")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra- and inter-op threads")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--output", type=Path, default=PROJECT / "benchmarks/results/image_throughput.json")
     return parser.parse_args()
 
 
-def study_parameters() -> dict:
+def project_parameters(env: str) -> dict:
     from kedro.config import OmegaConfigLoader
 
-    return OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env="base")["parameters"]
+    from promotion_cnn.settings import CONFIG_LOADER_ARGS
+
+    return OmegaConfigLoader(str(PROJECT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": env})["parameters"]
+
+
+def input_only(data, epochs: int, n_images: int) -> float:
+    """Images/s reading ``epochs`` epochs of ``data`` without training, after one warm-up (decoding) epoch."""
+    for _ in data:
+        pass
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for _ in data:
+            pass
+    return round(n_images * epochs / (time.perf_counter() - start), 1)
 
 
 def sample_training_images(root: Path, per_class: int, seed: int) -> tuple[list[str], list[str]]:
@@ -96,7 +115,7 @@ def main() -> None:
     from promotion_cnn.pipelines.image_modelling.architectures import build_architecture
     from promotion_cnn.pipelines.image_modelling.input_pipeline import clear_decoded_cache, make_dataset
 
-    parameters = study_parameters()
+    parameters = project_parameters(args.env)
     paths, labels = sample_training_images(args.data, args.images_per_class, args.seed)
     classes = sorted(set(labels))
     indices = [classes.index(label) for label in labels]
@@ -109,23 +128,30 @@ def main() -> None:
     rows = []
     for name in args.architectures:
         size = parameters[name]["image_size"]
+        run = {**parameters["image_training"], **(parameters[name].get("training") or {})}
 
         def fresh_model():
             keras.utils.set_random_seed(args.seed)
+            keras.config.set_dtype_policy(run["precision"])
             model = build_architecture(parameters[name]["architecture"], size, len(classes), parameters[name].get("layers"))
+            keras.config.set_dtype_policy("float32")
             model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
 
         clear_decoded_cache()
-        project = timed_fit(fresh_model(), make_dataset(paths, indices, size, args.batch_size, args.seed), args.epochs,
-                            len(paths))  # fmt: skip
+        project_data = make_dataset(paths, indices, size, args.batch_size, args.seed, augmentation=run["augmentation"])
+        project = timed_fit(fresh_model(), project_data, args.epochs, len(paths))
         tutorial_data = keras.utils.image_dataset_from_directory(
             links, image_size=(size, size), batch_size=args.batch_size, seed=args.seed, shuffle=True, verbose=False
         ).map(lambda x, y: (x / 255.0, y))
         tutorial = timed_fit(fresh_model(), tutorial_data, args.epochs, len(paths))
+        project["input_only_images_per_second"] = input_only(project_data, args.epochs, len(paths))
+        tutorial["input_only_images_per_second"] = input_only(tutorial_data, args.epochs, len(paths))
         row = {
             "architecture": name,
             "image_size": size,
+            "precision": run["precision"],
+            "augmentation": {k: v for k, v in run["augmentation"].items() if v},
             "n_params": fresh_model().count_params(),
             "project": project,
             "tutorial": tutorial,
@@ -141,6 +167,7 @@ def main() -> None:
         "when_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "data": str(args.data),
+        "env": args.env,
         "n_images": len(paths),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
@@ -154,16 +181,18 @@ def main() -> None:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
-    table = ["| architecture | input | project img/s (all / steady) | tutorial img/s (all / steady) | ratio (all / steady) |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    table = ["| model | input | precision | augmented | project img/s (all / steady) | tutorial img/s (all / steady) "
+             "| ratio (all / steady) | input only: project / tutorial img/s |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         p, t = r["project"], r["tutorial"]
-        table.append(f"| {r['architecture']} | {r['image_size']} px | {p['images_per_second_all_epochs']} / "
-                     f"{p['images_per_second_steady']} | {t['images_per_second_all_epochs']} / "
-                     f"{t['images_per_second_steady']} | {r['ratio_all_epochs']} / {r['ratio_steady']} |")  # fmt: skip
+        table.append(f"| {r['architecture']} | {r['image_size']} px | {r['precision']} | {'yes' if r['augmentation'] else 'no'} "
+                     f"| {p['images_per_second_all_epochs']} / {p['images_per_second_steady']} "
+                     f"| {t['images_per_second_all_epochs']} / {t['images_per_second_steady']} "
+                     f"| {r['ratio_all_epochs']} / {r['ratio_steady']} "
+                     f"| {p['input_only_images_per_second']} / {t['input_only_images_per_second']} |")  # fmt: skip
     args.output.with_suffix(".md").write_text(
         f"# Image training throughput\n\n`{result['command']}` at {result['when_utc']}: {len(paths)} training images "
-        f"from `{args.data.name}`, {args.epochs} epochs, batch {args.batch_size}, {args.threads} TensorFlow threads on "
+        f"from `{args.data.name}` (parameters: `{args.env}`), {args.epochs} epochs, batch {args.batch_size}, {args.threads} TensorFlow threads on "
         f"{os.cpu_count()} CPU cores (load average at the end {result['load_average_at_end']}).\n\n" + "\n".join(table) + "\n"
     )
     print("\n".join(table))

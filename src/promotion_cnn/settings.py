@@ -13,11 +13,21 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates; nothing for users to act on.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
-# OptionalInputsHook: the report lists missing parts instead of failing when a pipeline has not run yet.
-HOOKS = (DataSourceHook(), RollbackVersionsHook(), OptionalInputsHook(tag="reporting"))
+# OptionalInputsHook: the report lists missing parts instead of failing when a pipeline has not run yet,
+# and image_prediction chooses among the image models that have been trained.
+HOOKS = (
+    DataSourceHook(),
+    RollbackVersionsHook(),
+    OptionalInputsHook(tag="reporting"),
+    OptionalInputsHook(tag="image_model_selection"),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment's parameters merge key by key into base's. With Kedro's default (destructive) merge, an
+    # environment that has any parameters file would let `--params image_training.epochs=5` replace the whole
+    # `image_training` block (runtime params are merged into each environment before the two are merged).
+    "merge_strategy": {"parameters": "soft"},
 }

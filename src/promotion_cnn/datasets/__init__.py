@@ -1,12 +1,13 @@
 """Custom Kedro datasets: embedded default data the project generates itself, image folders, optional inputs."""
 
 from .digits_images import DigitsImageFolderDataset, write_digits_folder
-from .image_folder import ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
+from .image_folder import ImageFileListDataset, ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
 from .optional import OptionalDataset, OptionalInputsHook
 from .synthetic_employees import SyntheticEmployeesDataset, generate_employees
 
 __all__ = [
     "DigitsImageFolderDataset",
+    "ImageFileListDataset",
     "ImageFolderDataset",
     "OptionalDataset",
     "OptionalInputsHook",

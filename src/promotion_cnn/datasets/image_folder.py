@@ -1,5 +1,6 @@
 """An image folder (``<root>/<split>/<class>/<file>``) as a Kedro dataset, and the project's image reads.
 
+``ImageFileListDataset`` lists the files of a flat (or nested) folder of new images.
 ``ImageFolderDataset`` only indexes the folder: it lists every file, one row each,
 and every class folder that holds no file as one row with an empty ``path``, so
 that validation can name it. Pixels are read later, by ``read_image_rgb`` (training
@@ -130,4 +131,42 @@ class ImageFolderDataset(AbstractDataset[None, pd.DataFrame]):
 
     def preview(self, nrows: int = 10) -> dict:
         """Index preview for kedro-viz."""
+        return self.load().head(nrows).to_dict(orient="split")
+
+
+class ImageFileListDataset(AbstractDataset[None, pd.DataFrame]):
+    """Read-only dataset: every file under a folder (sub-folders included), one row each (``path``, ``file``).
+
+    ``file`` is the path relative to the folder. The files are not opened here, so a
+    broken or non-image file is listed like any other and named later by the pipeline
+    that reads it. Example catalog entry::
+
+        new_images:
+          type: promotion_cnn.datasets.ImageFileListDataset
+          path: /path/to/new/images
+    """
+
+    def __init__(self, path: str, metadata: dict[str, Any] | None = None) -> None:
+        self._path = Path(path)
+        self.metadata = metadata
+
+    def load(self) -> pd.DataFrame:
+        root = Path(os.path.normpath(self._path))
+        if not root.is_dir():
+            raise DatasetError(f"Image folder '{root}' does not exist or is not a folder")
+        files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        rows = [(str(f), str(f.relative_to(root))) for f in files]
+        return pd.DataFrame(rows, columns=["path", "file"]).astype("str")
+
+    def save(self, data: None) -> None:
+        raise DatasetError(f"{type(self).__name__} is read-only: it lists the files of '{self._path}'")
+
+    def _exists(self) -> bool:
+        return self._path.is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"path": str(self._path)}
+
+    def preview(self, nrows: int = 10) -> dict:
+        """File list preview for kedro-viz."""
         return self.load().head(nrows).to_dict(orient="split")

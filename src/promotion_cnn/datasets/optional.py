@@ -118,5 +118,5 @@ class OptionalInputsHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog) -> None:
         absent = wrap_absent_inputs(catalog, optional_inputs(pipeline, self.tag))
         if absent:
-            logger.warning("Inputs of '%s' nodes not found, their parts will be marked missing: %s",
+            logger.warning("Inputs of '%s' nodes not found (they load as None): %s",
                            self.tag, ", ".join(absent))  # fmt: skip

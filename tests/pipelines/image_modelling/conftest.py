@@ -11,12 +11,13 @@ from kedro.config import OmegaConfigLoader
 from promotion_cnn.datasets import write_digits_folder
 from promotion_cnn.datasets.image_folder import index_image_folder
 from promotion_cnn.pipelines.data_processing.image_nodes import count_images_per_class, validate_images
+from promotion_cnn.settings import CONFIG_LOADER_ARGS
 
 PROJECT = Path(__file__).resolve().parents[3]
 
 
 def _load_parameters(env: str = "base") -> dict:
-    loader = OmegaConfigLoader(str(PROJECT / "conf"), base_env="base", default_run_env=env)
+    loader = OmegaConfigLoader(str(PROJECT / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": env})
     return loader["parameters"]
 
 

@@ -1,7 +1,8 @@
-"""The study's architectures: parameter counts (Appendices F, G, H) and the variants' layers."""
+"""The study's architectures: parameter counts (Appendices F, G, H) and the variants' layers; the project's resnet."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from promotion_cnn.pipelines.image_modelling.architectures import build_architecture
@@ -56,8 +57,31 @@ def test_output_layer_follows_the_number_of_classes(parameters: dict) -> None:
 
 def test_unknown_architecture_and_too_small_input_are_clear_errors() -> None:
     with pytest.raises(ValueError, match="architecture must be one of"):
-        build_architecture("resnet", 32, 10)
+        build_architecture("vgg", 32, 10)
     with pytest.raises(ValueError, match="alexnet at 40x40 cannot be built"):
         build_architecture("alexnet", 40, 10)
     with pytest.raises(ValueError, match="pooling must be 'max' or 'average'"):
         build_architecture("lenet", 32, 10, {"pooling": "median"})
+
+
+def test_resnet_is_residual_fully_convolutional_and_sized_by_its_settings(parameters: dict) -> None:
+    network = build(parameters["resnet"])
+    kinds = [type(layer).__name__ for layer in network.layers]
+    assert network.count_params() == 1_231_850
+    assert kinds.count("Add") == 4 and "GlobalAveragePooling2D" in kinds and "Flatten" not in kinds
+    deeper = build({**parameters["resnet"], "layers": {**parameters["resnet"]["layers"], "blocks_per_stage": 2}})
+    assert [type(layer).__name__ for layer in deeper.layers].count("Add") == 8
+    assert build(parameters["resnet"], n_classes=3).output_shape == (None, 3)
+
+
+def test_output_stays_float32_under_mixed_precision() -> None:
+    import keras
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        for name, size in {"lenet": 32, "resnet": 32}.items():
+            network = build_architecture(name, size, 10)
+            assert network.layers[1].compute_dtype == "bfloat16" and network.layers[-1].compute_dtype == "float32"
+            assert network(np.zeros((1, size, size, 3))).dtype == "float32"
+    finally:
+        keras.config.set_dtype_policy("float32")

@@ -13,6 +13,7 @@ from kedro.runner import SequentialRunner
 
 from promotion_cnn.pipelines.data_processing import create_image_pipeline
 from promotion_cnn.pipelines.image_modelling import IMAGE_MODELS, create_pipeline
+from promotion_cnn.settings import CONFIG_LOADER_ARGS
 
 OUTPUTS = ("trained_model", "history", "val_metrics", "val_confusion_matrix", "model_summary")
 TABULAR_NAMES = {"model", "threshold", "variant_scores", "test_metrics", "confusion_matrix", "roc_curve", "pr_curve",
@@ -21,7 +22,7 @@ TABULAR_NAMES = {"model", "threshold", "variant_scores", "test_metrics", "confus
 
 def project_catalog(project: Path, env: str, raw_folder: Path) -> DataCatalog:
     """The project's catalog for ``env`` with the raw image folder swapped, as a user would in conf/local."""
-    loader = OmegaConfigLoader(str(project / "conf"), base_env="base", default_run_env=env)
+    loader = OmegaConfigLoader(str(project / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": env})
     config = dict(loader["catalog"])
     config["images_raw"] = {"type": "promotion_cnn.datasets.ImageFolderDataset", "path": str(raw_folder)}
     return DataCatalog.from_config(config)
@@ -30,7 +31,7 @@ def project_catalog(project: Path, env: str, raw_folder: Path) -> DataCatalog:
 def test_every_model_is_a_tagged_namespace_with_the_agreed_outputs() -> None:
     pipeline = create_pipeline()
     assert IMAGE_MODELS == ("simple_cnn", "lenet", "alexnet", "lenet_batch_128", "lenet_batch_8", "lenet_size_128",
-                            "lenet_kernel_2", "lenet_dropout", "alexnet_25_epochs")  # fmt: skip
+                            "lenet_kernel_2", "lenet_dropout", "alexnet_25_epochs", "resnet")  # fmt: skip
     for name in IMAGE_MODELS:
         nodes = pipeline.only_nodes_with_namespaces([name]).nodes
         assert [n.name.split(".")[-1] for n in nodes] == ["build_model", "summarise_model", "train_model", "evaluate_model"]
@@ -68,7 +69,7 @@ def test_whole_image_pipeline_runs_on_tiny_images(
     assert len(list(Path("data/08_reporting").glob("image_samples_*.png/*/*.png"))) == 2
     for name in IMAGE_MODELS:
         metrics = catalog.load(f"{name}.val_metrics")
-        assert metrics["epochs"] == (2 if name == "alexnet_25_epochs" else 1) and metrics["n_val"] == 20
+        assert metrics["epochs"] == (2 if name in ("alexnet_25_epochs", "resnet") else 1) and metrics["n_val"] == 20
         assert 0 <= metrics["val_accuracy"] <= 1
         history = catalog.load(f"{name}.history")
         assert list(history.columns[:5]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]

@@ -20,7 +20,7 @@ from promotion_cnn.datasets import OptionalDataset
 from promotion_cnn.pipelines.reporting import create_pipeline
 
 PROJECT = Path(__file__).resolve().parents[3]
-IN_MEMORY = {"eda_section", "image_overview_section", "model_comparison"}
+IN_MEMORY = {"eda_section", "image_overview_section", "recommender_section", "model_comparison"}
 
 
 @pytest.fixture(scope="module")

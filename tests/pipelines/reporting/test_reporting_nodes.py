@@ -146,3 +146,20 @@ def test_image_section_lists_its_missing_inputs():
     section = render_image_section(None, None, "summary", Figure())
     assert section == {"task": "image", "html": section["html"], "missing": ["history", "val_metrics"]}
     assert "<pre>summary</pre>" in section["html"]
+
+
+def test_recommender_section_shows_the_audit_flags_and_importance() -> None:
+    from promotion_cnn.pipelines.reporting.html import render_recommender_section
+
+    audit = pd.DataFrame({"family": ["svm", "svm"], "group": ["f", "m"], "selection_rate": [0.1, 0.08],
+                          "disparate_impact": [1.2505, 1.0], "flagged": [True, False]})  # fmt: skip
+    importance = pd.DataFrame({"feature": ["avg_training_score"], "importance_mean": [0.2], "importance_std": [0.01]})
+    fairness = {"attribute": "gender", "reference_group": "m", "disparate_impact_bounds": [0.8, 1.25]}
+    section = render_recommender_section({"family": "hist_gradient_boosting"}, pd.DataFrame({"family": ["svm"]}),
+                                         audit, importance, fairness)  # fmt: skip
+    assert section["task"] == "tabular" and section["missing"] == []
+    assert "Flagged: svm group f: disparate impact 1.2505" in section["html"]
+    assert "avg_training_score" in section["html"] and "hist_gradient_boosting" in section["html"]
+    empty = render_recommender_section(None, None, None, None, fairness)
+    assert empty["missing"] == ["best_tabular_model", "tabular_model_comparison", "fairness_audit",
+                                "permutation_importance"] and empty["html"] == ""  # fmt: skip

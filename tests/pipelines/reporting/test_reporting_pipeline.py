@@ -41,7 +41,8 @@ def test_inputs_are_the_other_pipelines_outputs_under_their_contract_names():
     per_family = {"variant_scores", "selected_variant", "threshold", "threshold_curve", "test_metrics",
                   "confusion_matrix", "roc_curve"}
     per_model = {"history", "val_metrics", "val_confusion_matrix", "model_summary"}
-    expected = ({"employees_validated", "image_class_counts", "image_sample_grid_train", "image_sample_grid_val"}
+    expected = ({"employees_validated", "image_class_counts", "image_sample_grid_train", "image_sample_grid_val",
+                 "best_tabular_model", "tabular_model_comparison", "fairness_audit", "permutation_importance"}
                 | {f"{f}.{name}" for f in MODEL_FAMILIES for name in per_family}
                 | {f"{m}.{name}" for m in IMAGE_MODELS for name in per_model})  # fmt: skip
     assert inputs == expected

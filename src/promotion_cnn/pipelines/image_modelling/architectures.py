@@ -1,8 +1,10 @@
-"""The study's three CNN architectures as Keras builders (Keras is imported inside each builder).
+"""The study's three CNN architectures and a small residual network as Keras builders (Keras imported inside).
 
 With the study's settings (``conf/base/parameters_image_modelling.yml``) and 10 classes:
 simple CNN at 200x200 has 8,708,466 parameters (Appendix F), LeNet at 32x32 81,302
-(Appendix G), AlexNet at 227x227 58,327,818 (Appendix H).
+(Appendix G), AlexNet at 227x227 58,327,818 (Appendix H). ``resnet`` is the project's own
+default (1,231,850 parameters with its settings). Every output layer computes in float32, so
+the networks also train under the ``mixed_bfloat16`` precision policy.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def simple_cnn(
     layers += [
         keras.layers.Flatten(),
         keras.layers.Dense(dense_units, activation=activation),
-        keras.layers.Dense(n_classes, activation="softmax"),
+        keras.layers.Dense(n_classes, activation="softmax", dtype="float32"),
     ]
     return keras.Sequential(layers, name="simple_cnn")
 
@@ -63,7 +65,7 @@ def lenet(
     layers += [keras.layers.Dense(units, activation=activation) for units in dense_units]
     if dropout:
         layers.append(keras.layers.Dropout(dropout))  # the study's added dropout layer, before the classifier
-    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", dtype="float32"))
     return keras.Sequential(layers, name="lenet")
 
 
@@ -97,11 +99,53 @@ def alexnet(
     layers.append(keras.layers.Flatten())
     for units in dense_units:
         layers += [keras.layers.Dense(units, activation=activation), keras.layers.Dropout(dropout)]
-    layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+    layers.append(keras.layers.Dense(n_classes, activation="softmax", dtype="float32"))
     return keras.Sequential(layers, name="alexnet")
 
 
-ARCHITECTURES: dict[str, Callable[..., Any]] = {"simple_cnn": simple_cnn, "lenet": lenet, "alexnet": alexnet}
+def resnet(
+    input_size: int,
+    n_classes: int,
+    stem_filters: int = 32,
+    stem_stride: int = 1,
+    stage_filters: tuple[int, ...] = (32, 64, 128, 256),
+    blocks_per_stage: int = 1,
+    dropout: float = 0.0,
+) -> Any:
+    """Small ResNet: Conv-BN-ReLU stem, basic residual blocks (stride 2 from the second stage), global average
+    pooling, [Dropout], Dense(classes). Fully convolutional body; no pretrained weights."""
+    import keras
+    from keras import layers
+
+    def conv_bn(x: Any, filters: int, stride: int = 1, kernel: int = 3, relu: bool = True) -> Any:
+        x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                          kernel_initializer="he_normal")(x)  # fmt: skip
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x) if relu else x
+
+    inputs = keras.Input((input_size, input_size, 3))
+    x = conv_bn(inputs, stem_filters, stem_stride)
+    for stage, filters in enumerate(stage_filters):
+        for block in range(blocks_per_stage):
+            stride = 2 if stage > 0 and block == 0 else 1
+            shortcut = x
+            if stride != 1 or x.shape[-1] != filters:
+                shortcut = conv_bn(x, filters, stride, kernel=1, relu=False)
+            x = conv_bn(conv_bn(x, filters, stride), filters, relu=False)
+            x = layers.ReLU()(layers.Add()([x, shortcut]))
+    x = layers.GlobalAveragePooling2D()(x)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="resnet")
+
+
+ARCHITECTURES: dict[str, Callable[..., Any]] = {
+    "simple_cnn": simple_cnn,
+    "lenet": lenet,
+    "alexnet": alexnet,
+    "resnet": resnet,
+}
 
 
 def build_architecture(name: str, input_size: int, n_classes: int, layers: dict[str, Any] | None = None) -> Any:

@@ -1,4 +1,4 @@
-"""The ``tf.data`` input pipeline: decode each image once, cache resized tensors per input size, shuffle, prefetch.
+"""The ``tf.data`` input pipeline: decode each image once, cache resized tensors, augment on the fly, prefetch.
 
 Decoded, resized images are cached in memory as uint8 (3 bytes a pixel) in one
 cached ``tf.data.Dataset`` per (input size, image list), shared by every model
@@ -43,6 +43,25 @@ def clear_decoded_cache() -> None:
     _DECODED.clear()
 
 
+def augment(image: Any, seed: Any, image_size: int, augmentation: dict[str, Any]) -> Any:
+    """One training image, randomly cropped and resized (``random_resized_crop``) and/or mirrored
+    (``horizontal_flip``), drawn from the per-image ``seed`` (stateless ops: reproducible under parallel map)."""
+    import tensorflow as tf
+
+    crop = augmentation.get("random_resized_crop")
+    if crop:
+        box_begin, box_size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0,
+            area_range=crop.get("scale", (0.35, 1.0)), aspect_ratio_range=crop.get("ratio", (0.75, 4 / 3)),
+            max_attempts=10, use_image_if_no_bounding_boxes=True,
+        )  # fmt: skip
+        image = tf.slice(image, box_begin, box_size)
+    image = tf.image.resize(image, (image_size, image_size))  # float32, values still in [0, 255]
+    if augmentation.get("horizontal_flip"):
+        image = tf.image.stateless_random_flip_left_right(image, seed=seed[::-1])
+    return image
+
+
 def make_dataset(
     paths: list[str],
     labels: list[int],
@@ -50,20 +69,31 @@ def make_dataset(
     batch_size: int,
     shuffle_seed: int | None = None,
     shuffle_buffer: int = 2048,
+    augmentation: dict[str, Any] | None = None,
 ) -> Any:
     """Batches of float images in [0, 1]; shuffled with ``shuffle_seed`` (reshuffled each epoch) unless it is None.
 
     For shuffled sets the image order is permuted with the seed before caching, so a
     buffer smaller than the set still mixes classes that the folder lists in blocks.
+    With ``augmentation`` (training only) each epoch sees new random crops and flips,
+    cut from images cached at ``augmentation['source_size']`` (default: ``image_size``).
     """
     import tensorflow as tf
 
     if shuffle_seed is not None:
         order = np.random.default_rng(shuffle_seed).permutation(len(paths))
         paths, labels = [paths[i] for i in order], [labels[i] for i in order]
-    dataset = decoded_images(paths, labels, image_size)
+    augmentation = {k: v for k, v in (augmentation or {}).items() if v}
+    source_size = augmentation.pop("source_size", None) or image_size
+    dataset = decoded_images(paths, labels, source_size if augmentation else image_size)
     if shuffle_seed is not None:
         dataset = dataset.shuffle(min(shuffle_buffer, len(paths)), seed=shuffle_seed, reshuffle_each_iteration=True)
+    if augmentation:
+        seeds = tf.data.Dataset.random(seed=shuffle_seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip(dataset, seeds).map(
+            lambda item, seed: (augment(item[0], seed, image_size, augmentation), item[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     return (
         dataset.batch(batch_size)
         .map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .architectures import build_architecture
 from .input_pipeline import make_dataset
+from .training import keep_best_callback, make_loss, make_optimizer, progress_logger
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +45,17 @@ def build_model(class_counts: pd.DataFrame, model: dict[str, Any], training: dic
     """Uncompiled Keras model of the configured architecture, one softmax output per class, seeded weights."""
     import keras
 
-    keras.utils.set_random_seed(settings(model, training)["seed"])
+    run = settings(model, training)
+    keras.utils.set_random_seed(run["seed"])
     n_classes = int(class_counts["label"].nunique())
-    network = build_architecture(model["architecture"], model["image_size"], n_classes, model.get("layers"))
-    logger.info("Built %s: %d classes, %s parameters", _describe(model, settings(model, training)), n_classes,
-                f"{network.count_params():,}")  # fmt: skip
+    default_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(run.get("precision", "float32"))  # layers keep the policy they are built with
+    try:
+        network = build_architecture(model["architecture"], model["image_size"], n_classes, model.get("layers"))
+    finally:
+        keras.config.set_dtype_policy(default_policy)
+    logger.info("Built %s: %d classes, %s parameters, %s precision", _describe(model, run), n_classes,
+                f"{network.count_params():,}", run.get("precision", "float32"))  # fmt: skip
     return network
 
 
@@ -59,47 +66,12 @@ def summarise_model(network: Any) -> str:
     return "\n".join(lines)
 
 
-def _progress_logger(name: str, n_batches: int, epochs: int, every_seconds: float, budget_seconds: float | None) -> Any:
-    """Keras callback that logs progress within and after each epoch and stops before a time budget runs out."""
-    import keras
-
-    class ProgressLogger(keras.callbacks.Callback):
-        def on_train_begin(self, logs: dict | None = None) -> None:
-            self.start = time.perf_counter()
-            self.epoch_seconds: list[float] = []
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.epoch, self.epoch_start = epoch + 1, time.perf_counter()
-            self.last_report = self.epoch_start
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            now = time.perf_counter()
-            if now - self.last_report >= every_seconds:
-                self.last_report = now
-                logger.info("%s: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f", name, self.epoch, epochs,
-                            batch + 1, n_batches, logs.get("loss", np.nan), logs.get("accuracy", np.nan))  # fmt: skip
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.epoch_seconds.append(time.perf_counter() - self.epoch_start)
-            logs = logs or {}
-            logger.info("%s: epoch %d/%d done in %.1f s: loss %.4f, accuracy %.4f, val_loss %.4f, val_accuracy %.4f",
-                        name, epoch + 1, epochs, self.epoch_seconds[-1], logs.get("loss", np.nan),
-                        logs.get("accuracy", np.nan), logs.get("val_loss", np.nan),
-                        logs.get("val_accuracy", np.nan))  # fmt: skip
-            expected_end = time.perf_counter() - self.start + np.mean(self.epoch_seconds)
-            if budget_seconds is not None and epoch + 1 < epochs and expected_end > budget_seconds:
-                logger.warning("%s: stopping after epoch %d/%d: another epoch would exceed the time budget of %.0f s",
-                               name, epoch + 1, epochs, budget_seconds)  # fmt: skip
-                self.model.stop_training = True
-
-    return ProgressLogger()
-
-
 def train_model(
     network: Any, manifest: pd.DataFrame, model: dict[str, Any], training: dict[str, Any]
 ) -> tuple[Any, pd.DataFrame, dict[str, Any]]:
     """Fit a copy of the built model on the training images; return it, the per-epoch history and timings."""
     import keras
+    import tensorflow as tf
 
     run = settings(model, training)
     keras.utils.set_random_seed(run["seed"])
@@ -107,21 +79,25 @@ def train_model(
     train_paths, train_labels = _split(manifest, "train", classes)
     val_paths, val_labels = _split(manifest, "val", classes)
     size, batch = model["image_size"], run["batch_size"]
-    train_data = make_dataset(train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"])
+    n_classes, n_batches = len(classes), int(np.ceil(len(train_paths) / batch))
+    train_data = make_dataset(train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"],
+                              run.get("augmentation"))  # fmt: skip
     val_data = make_dataset(val_paths, val_labels, size, batch)
+    train_data, val_data = (d.map(lambda x, y: (x, tf.one_hot(y, n_classes))) for d in (train_data, val_data))
     trained = keras.models.clone_model(network)
     trained.set_weights(network.get_weights())
-    optimizer_config = {"learning_rate": run["learning_rate"], **(run.get("optimizer_args") or {})}
-    optimizer = keras.optimizers.get({"class_name": run["optimizer"], "config": optimizer_config})
-    trained.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    trained.compile(optimizer=make_optimizer(run, n_batches), loss=make_loss(run),
+                    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])  # fmt: skip
     budget = run.get("time_budget_minutes")
-    progress = _progress_logger(_describe(model, run), int(np.ceil(len(train_paths) / batch)), run["epochs"],
-                                run["progress_seconds"], None if budget is None else 60 * budget)  # fmt: skip
-    logger.info("Training %s on %d images, validating on %d, for %d epoch(s) with %s (learning rate %g)",
+    progress = progress_logger(_describe(model, run), n_batches, run["epochs"], run["progress_seconds"],
+                               None if budget is None else 60 * budget)  # fmt: skip
+    keep_best = keep_best_callback(run)
+    logger.info("Training %s on %d images, validating on %d, for %d epoch(s) with %s (learning rate %g, %s)",
                 _describe(model, run), len(train_paths), len(val_paths), run["epochs"], run["optimizer"],
-                run["learning_rate"])  # fmt: skip
+                run["learning_rate"], run.get("lr_schedule", "constant"))  # fmt: skip
     start = time.perf_counter()
-    fitted = trained.fit(train_data, validation_data=val_data, epochs=run["epochs"], callbacks=[progress],
+    fitted = trained.fit(train_data, validation_data=val_data, epochs=run["epochs"],
+                         callbacks=[progress] + ([keep_best] if keep_best else []),
                          verbose=run["keras_verbose"], shuffle=False)  # fmt: skip  (the data is shuffled already)
     seconds = time.perf_counter() - start
     history = pd.DataFrame(fitted.history).assign(epoch=lambda h: np.arange(1, len(h) + 1))
@@ -132,7 +108,9 @@ def train_model(
         "images_per_second": round(len(train_paths) * epochs_run / seconds, 2),
         "epochs": epochs_run,
         "epochs_planned": run["epochs"],
-        "stopped_by_time_budget": epochs_run < run["epochs"],
+        "stopped_by_time_budget": progress.stopped_by_budget,
+        "stopped_early": bool(keep_best and keep_best.stopped_epoch > 0),
+        "weights_from_epoch": int(history["val_accuracy"].idxmax() + 1) if run.get("keep_best") else epochs_run,
         "n_train": len(train_paths),
     }
     logger.info("Trained %s: %s", _describe(model, run), timing)
@@ -171,6 +149,8 @@ def evaluate_model(
         "image_size": int(model["image_size"]),
         "batch_size": int(run["batch_size"]),
         "optimizer": run["optimizer"],
+        "lr_schedule": run.get("lr_schedule", "constant"),
+        "precision": run.get("precision", "float32"),
         "learning_rate": float(run["learning_rate"]),
         "n_val": len(val_paths),
         "classes": classes,

@@ -14,6 +14,7 @@ IMAGE_MODELS = (
     "lenet_kernel_2",
     "lenet_dropout",
     "alexnet_25_epochs",
+    "resnet",
 )
 SHARED_INPUTS = {"image_manifest", "image_class_counts"}
 

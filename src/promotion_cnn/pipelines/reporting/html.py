@@ -69,6 +69,10 @@ def markdown_html(text: str) -> str:
     return "\n".join(out + (["</ul>"] if in_list else []))
 
 
+def _show(value: Any) -> str:
+    return format_number(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
+
+
 def _section(task: str, parts: list[str], missing: list[str]) -> dict[str, Any]:
     return {"task": task, "html": "\n".join(parts), "missing": missing}
 
@@ -118,6 +122,42 @@ def render_tabular_section(
                   table_html(pd.DataFrame([shown])),
                   figure_html(confusion_figure, "confusion matrix on the test set"),
                   figure_html(roc_figure, "ROC curve on the test set")]  # fmt: skip
+    return _section("tabular", parts, missing)
+
+
+def render_recommender_section(
+    best_model: dict[str, Any] | None,
+    model_comparison: pd.DataFrame | None,
+    fairness_audit: pd.DataFrame | None,
+    importance: pd.DataFrame | None,
+    fairness: dict[str, Any],
+) -> dict[str, Any]:
+    """The recommender beyond the study: the choice among families, the fairness audit and permutation importance."""
+    inputs = {"best_tabular_model": best_model, "tabular_model_comparison": model_comparison,
+              "fairness_audit": fairness_audit, "permutation_importance": importance}  # fmt: skip
+    missing = [name for name, value in inputs.items() if value is None]
+    parts = []
+    if best_model is not None:
+        shown = ", ".join(f"{k} {_show(v)}" for k, v in best_model.items() if not isinstance(v, dict | list))
+        parts.append(f"<p>Selected by cross-validation on the training part: {html.escape(shown)}.</p>")
+    if model_comparison is not None:
+        parts += ["<h4>Families compared</h4>", table_html(model_comparison)]
+    if fairness_audit is not None:
+        low, high = fairness["disparate_impact_bounds"]
+        flagged = fairness_audit[fairness_audit["flagged"].astype(str).str.lower() == "true"]
+        parts += [f"<h4>Fairness by {html.escape(fairness['attribute'])} (test part)</h4>",
+                  f"<p>{html.escape(fairness['attribute'])} is not a feature; it is kept aside for this audit. "
+                  f"Disparate impact is a group's selection rate over group '{html.escape(str(fairness['reference_group']))}'"
+                  f"'s; outside [{low}, {high}] it is flagged. Recall difference: equal opportunity.</p>",
+                  table_html(fairness_audit)]  # fmt: skip
+        if not flagged.empty:
+            family = flagged["family"] if "family" in flagged.columns else [""] * len(flagged)
+            found = [f"{f} group {g}: disparate impact {d:.4f}" for f, g, d in
+                     zip(family, flagged["group"], flagged["disparate_impact"])]  # fmt: skip
+            parts.append(f'<p class="missing">Flagged: {html.escape("; ".join(found))}</p>')
+    if importance is not None:
+        parts += ["<h4>Permutation importance of the recommender (original columns, test part)</h4>",
+                  table_html(importance)]  # fmt: skip
     return _section("tabular", parts, missing)
 
 

@@ -8,9 +8,17 @@ reporting together. Every node is tagged ``reporting``: ``OptionalInputsHook``
 
 from kedro.pipeline import Node, Pipeline, pipeline
 
+from promotion_cnn.pipelines.image_modelling.pipeline import IMAGE_MODELS
 from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
 
-from .html import render_eda_section, render_image_overview, render_image_section, render_report, render_tabular_section
+from .html import (
+    render_eda_section,
+    render_image_overview,
+    render_image_section,
+    render_recommender_section,
+    render_report,
+    render_tabular_section,
+)
 from .nodes import (
     compare_image_models,
     compare_tabular_models,
@@ -34,11 +42,6 @@ from .plots import (
     plot_training_history,
 )
 
-try:  # the image pipeline owns this tuple once it is merged
-    from promotion_cnn.pipelines.image_modelling.pipeline import IMAGE_MODELS
-except ImportError:  # until then: the study's CNNs, in the contract's namespaces
-    IMAGE_MODELS = ("simple_cnn", "lenet", "alexnet", "lenet_batch_128", "lenet_batch_8", "lenet_size_128",
-                    "lenet_kernel_2", "lenet_dropout", "alexnet_25_epochs")  # fmt: skip
 
 EDA = "params:reporting.eda"
 LABELS = "params:reporting.report.figure_labels"
@@ -98,7 +101,8 @@ def create_comparison_pipeline() -> Pipeline:
     comparison = "params:reporting.comparison"
     val_metrics = {model: f"{model}.val_metrics" for model in IMAGE_MODELS}
     confusion = {model: f"{model}.val_confusion_matrix" for model in IMAGE_MODELS}
-    sections = {name: f"{name}.report_section" for name in (*MODEL_FAMILIES, *IMAGE_MODELS)}
+    sections = {name: f"{name}.report_section" for name in MODEL_FAMILIES}
+    sections |= {"recommender": "recommender_section"} | {name: f"{name}.report_section" for name in IMAGE_MODELS}
     return Pipeline(
         [
             Node(compare_tabular_models,
@@ -118,6 +122,9 @@ def create_comparison_pipeline() -> Pipeline:
                  ["image_class_counts", "image_sample_grid_train", "image_sample_grid_val", "lenet_variant_table",
                   "best_cnn_confusion_figure", "best_cnn_class_accuracy", f"{LABELS}.image"],
                  "image_overview_section", name="render_image_overview"),
+            Node(render_recommender_section,
+                 ["best_tabular_model", "tabular_model_comparison", "fairness_audit", "permutation_importance",
+                  "params:fairness"], "recommender_section", name="render_recommender_section"),
             Node(summarise_comparison, ["tabular_comparison", "image_comparison", comparison], "model_comparison",
                  name="summarise_comparison"),
             Node(render_markdown_report,

@@ -1,0 +1,27 @@
+"""image_prediction: choose a trained image model, then predict a folder of new images with it."""
+
+from kedro.pipeline import Node, Pipeline
+
+from promotion_cnn.pipelines.image_modelling import IMAGE_MODELS
+
+from .nodes import predict_images, select_image_model
+
+SELECTION_TAG = "image_model_selection"  # OptionalInputsHook: models never trained are left out, not an error
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Select by ``image_prediction.model`` among every image model's latest validation metrics, then predict.
+
+    The metrics are real inputs, so ``kedro run`` predicts after training; the chosen model's latest saved
+    version is loaded lazily from ``trained_image_models``. Swap the images through the ``new_images`` entry.
+    """
+    metrics = {name: f"{name}.val_metrics" for name in IMAGE_MODELS}
+    return Pipeline(
+        [
+            Node(select_image_model, {"image_prediction": "params:image_prediction", **metrics}, "selected_image_model",
+                 name="select_image_model", tags=[SELECTION_TAG]),
+            Node(predict_images, ["new_images", "trained_image_models", "selected_image_model",
+                                  "params:image_prediction"], "image_predictions", name="predict_images"),
+        ],
+        tags=["image", "image_prediction"],
+    )  # fmt: skip
