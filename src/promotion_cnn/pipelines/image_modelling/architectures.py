@@ -111,16 +111,18 @@ def resnet(
     stage_filters: tuple[int, ...] = (32, 64, 128, 256),
     blocks_per_stage: int = 1,
     dropout: float = 0.0,
+    bn_momentum: float = 0.9,
 ) -> Any:
     """Small ResNet: Conv-BN-ReLU stem, basic residual blocks (stride 2 from the second stage), global average
-    pooling, [Dropout], Dense(classes). Fully convolutional body; no pretrained weights."""
+    pooling, [Dropout], Dense(classes). Fully convolutional body; no pretrained weights. ``bn_momentum`` 0.9
+    (Keras' default is 0.99) lets the batch-norm statistics settle within the few hundred steps of a small set."""
     import keras
     from keras import layers
 
     def conv_bn(x: Any, filters: int, stride: int = 1, kernel: int = 3, relu: bool = True) -> Any:
         x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
                           kernel_initializer="he_normal")(x)  # fmt: skip
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=bn_momentum)(x)
         return layers.ReLU()(x) if relu else x
 
     inputs = keras.Input((input_size, input_size, 3))
