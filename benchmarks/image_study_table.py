@@ -63,7 +63,7 @@ def row(name: str, metrics: dict, history: pd.DataFrame, note: str = "") -> dict
         "n_params": metrics["n_params"],
         "image_size": metrics["image_size"],
         "batch_size": metrics["batch_size"],
-        "precision": metrics.get("precision", "float32"),  # recorded since the parameter exists; float32 before
+        "precision": metrics.get("precision", "not recorded"),  # recorded since the parameter exists
         "train_minutes": round(float(history["seconds"].sum()) / 60, 1),
         "images_per_second": round(metrics["n_train"] * len(history) / float(history["seconds"].sum()), 1),
         "note": note,
