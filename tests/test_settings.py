@@ -24,5 +24,5 @@ def test_params_override_one_key_even_in_an_environment_with_parameters() -> Non
     parameters = loader["parameters"]
     assert parameters["image_training"]["precision"] == "mixed_bfloat16"
     assert parameters["image_training"]["seed"] == 42  # the rest of base's block is kept
-    assert parameters["resnet"]["image_size"] == 96 and parameters["resnet"]["training"]["epochs"] == 3
+    assert parameters["resnet"]["image_size"] == 80 and parameters["resnet"]["training"]["epochs"] == 3
     assert parameters["resnet"]["training"]["keep_best"] is True

@@ -112,3 +112,17 @@ def test_resnet_trains_with_every_option_and_mixed_precision(tiny_manifest, tiny
     metrics, matrix = evaluate_model(trained, tiny_manifest, resnet, run, history, timing)
     assert len(history) == 2 and np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
     assert metrics["architecture"] == "resnet" and matrix.shape == (10, 11)
+
+
+def test_resnet_validates_at_another_size_and_fixed_inputs_refuse_to(tiny_manifest, tiny_class_counts, training,
+                                                                     tiny_lenet, load_parameters) -> None:  # fmt: skip
+    resnet = {**load_parameters("quick")["resnet"], "image_size": 12, "eval_image_size": 16}
+    run = {**training, "epochs": 1}
+    network = build_model(tiny_class_counts, resnet, run)
+    trained, history, timing = train_model(network, tiny_manifest, resnet, run)
+    metrics, _ = evaluate_model(trained, tiny_manifest, resnet, run, history, timing)
+    assert metrics["image_size"] == 12 and metrics["eval_image_size"] == 16
+    assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)  # validated at 16 too
+    lenet = {**tiny_lenet, "eval_image_size": 20}
+    with pytest.raises(ValueError, match=r"lenet takes only 16px inputs, so eval_image_size \(20\) must be null or 16"):
+        train_model(build_model(tiny_class_counts, lenet, run), tiny_manifest, lenet, run)

@@ -114,7 +114,8 @@ def resnet(
     bn_momentum: float = 0.9,
 ) -> Any:
     """Small ResNet: Conv-BN-ReLU stem, basic residual blocks (stride 2 from the second stage), global average
-    pooling, [Dropout], Dense(classes). Fully convolutional body; no pretrained weights. ``bn_momentum`` 0.9
+    pooling, [Dropout], Dense(classes). No pretrained weights. Fully convolutional, so it takes any input size
+    (``input_size`` is the training size; evaluation may use another). ``bn_momentum`` 0.9
     (Keras' default is 0.99) lets the batch-norm statistics settle within the few hundred steps of a small set."""
     import keras
     from keras import layers
@@ -125,7 +126,7 @@ def resnet(
         x = layers.BatchNormalization(momentum=bn_momentum)(x)
         return layers.ReLU()(x) if relu else x
 
-    inputs = keras.Input((input_size, input_size, 3))
+    inputs = keras.Input((None, None, 3))
     x = conv_bn(inputs, stem_filters, stem_stride)
     for stage, filters in enumerate(stage_filters):
         for block in range(blocks_per_stage):

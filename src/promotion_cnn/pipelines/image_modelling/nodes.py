@@ -37,6 +37,11 @@ def _split(manifest: pd.DataFrame, split: str, classes: list[str]) -> tuple[list
     return rows["path"].tolist(), [index[c] for c in rows["label"]]
 
 
+def eval_size(model: dict[str, Any]) -> int:
+    """The validation / prediction input size: ``eval_image_size`` (fully convolutional models only), else image_size."""
+    return int(model.get("eval_image_size") or model["image_size"])
+
+
 def _describe(model: dict[str, Any], run: dict[str, Any]) -> str:
     return f"{model['architecture']} {model['image_size']}px batch {run['batch_size']}"
 
@@ -82,7 +87,11 @@ def train_model(
     n_classes, n_batches = len(classes), int(np.ceil(len(train_paths) / batch))
     train_data = make_dataset(train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"],
                               run.get("augmentation"))  # fmt: skip
-    val_data = make_dataset(val_paths, val_labels, size, batch)
+    if trained_size := network.input_shape[1]:  # a fixed input size: evaluation must use it too
+        if eval_size(model) != trained_size:
+            raise ValueError(f"{model['architecture']} takes only {trained_size}px inputs, so eval_image_size "
+                             f"({model['eval_image_size']}) must be null or {trained_size}")  # fmt: skip
+    val_data = make_dataset(val_paths, val_labels, eval_size(model), batch)
     train_data, val_data = (d.map(lambda x, y: (x, tf.one_hot(y, n_classes))) for d in (train_data, val_data))
     trained = keras.models.clone_model(network)
     trained.set_weights(network.get_weights())
@@ -131,7 +140,7 @@ def evaluate_model(
     run = settings(model, training)
     classes = class_names(manifest)
     val_paths, val_labels = _split(manifest, "val", classes)
-    val_data = make_dataset(val_paths, val_labels, model["image_size"], run["batch_size"])
+    val_data = make_dataset(val_paths, val_labels, eval_size(model), run["batch_size"])
     probabilities = trained.predict(val_data, verbose=0)
     truth = np.asarray(val_labels)
     predicted = probabilities.argmax(axis=1)
@@ -147,6 +156,7 @@ def evaluate_model(
         "best_epoch": int(history.loc[history["val_accuracy"].idxmax(), "epoch"]),
         "n_params": int(trained.count_params()),
         "image_size": int(model["image_size"]),
+        "eval_image_size": eval_size(model),
         "batch_size": int(run["batch_size"]),
         "optimizer": run["optimizer"],
         "lr_schedule": run.get("lr_schedule", "constant"),

@@ -31,7 +31,8 @@ def select_image_model(image_prediction: dict[str, Any], **val_metrics: dict[str
         raise ValueError(f"image_prediction.model is '{choice}', which {known}; trained: {sorted(trained)}")
     metrics = trained[choice]
     logger.info("Predicting with %s (validation accuracy %.4f)", choice, metrics["val_accuracy"])
-    return {key: metrics[key] for key in ("classes", "image_size", "val_accuracy")} | {"model": choice}
+    size = metrics.get("eval_image_size", metrics["image_size"])  # the size the model was validated at
+    return {"model": choice, "classes": metrics["classes"], "image_size": size, "val_accuracy": metrics["val_accuracy"]}
 
 
 def _latest_model(trained_image_models: dict[str, Callable[[], Any]], name: str) -> Any:
@@ -62,7 +63,7 @@ def predict_images(
                                         problem=[problems[p] for p in new_images["path"]])  # fmt: skip
     if len(good):
         model = _latest_model(trained_image_models, name)
-        data = make_dataset(good["path"].tolist(), [0] * len(good), int(model.input_shape[1]),
+        data = make_dataset(good["path"].tolist(), [0] * len(good), int(model.input_shape[1] or selected_model["image_size"]),
                             image_prediction["batch_size"])  # fmt: skip
         probabilities = model.predict(data.map(lambda x, _: x), verbose=0)
         top = np.argsort(-probabilities, axis=1)[:, :top_k]
