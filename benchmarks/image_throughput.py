@@ -132,9 +132,8 @@ def main() -> None:
 
         def fresh_model():
             keras.utils.set_random_seed(args.seed)
-            keras.config.set_dtype_policy(run["precision"])
-            model = build_architecture(parameters[name]["architecture"], size, len(classes), parameters[name].get("layers"))
-            keras.config.set_dtype_policy("float32")
+            model = build_architecture(parameters[name]["architecture"], size, len(classes), parameters[name].get("layers"),
+                                       run["precision"])  # fmt: skip
             model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
             return model
 

@@ -77,11 +77,8 @@ def test_resnet_is_residual_fully_convolutional_and_sized_by_its_settings(parame
 def test_output_stays_float32_under_mixed_precision() -> None:
     import keras
 
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    try:
-        for name, size in {"lenet": 32, "resnet": 32}.items():
-            network = build_architecture(name, size, 10)
-            assert network.layers[1].compute_dtype == "bfloat16" and network.layers[-1].compute_dtype == "float32"
-            assert network(np.zeros((1, size, size, 3))).dtype == "float32"
-    finally:
-        keras.config.set_dtype_policy("float32")
+    for name, size in {"lenet": 32, "resnet": 32}.items():
+        network = build_architecture(name, size, 10, precision="mixed_bfloat16")
+        assert network.layers[1].compute_dtype == "bfloat16" and network.layers[-1].compute_dtype == "float32"
+        assert network(np.zeros((1, size, size, 3))).dtype == "float32"
+        assert keras.config.dtype_policy().name == "float32"  # the global policy is restored

@@ -151,11 +151,20 @@ ARCHITECTURES: dict[str, Callable[..., Any]] = {
 }
 
 
-def build_architecture(name: str, input_size: int, n_classes: int, layers: dict[str, Any] | None = None) -> Any:
-    """Uncompiled Keras model of the named architecture; ``layers`` holds the builder's keyword arguments."""
+def build_architecture(
+    name: str, input_size: int, n_classes: int, layers: dict[str, Any] | None = None, precision: str = "float32"
+) -> Any:
+    """Uncompiled Keras model of the named architecture; ``layers`` holds the builder's keyword arguments and
+    ``precision`` the dtype policy its layers keep (the global policy is restored afterwards)."""
+    import keras
+
     if name not in ARCHITECTURES:
         raise ValueError(f"architecture must be one of {sorted(ARCHITECTURES)}, got {name!r}")
+    default_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
     try:
         return ARCHITECTURES[name](input_size, n_classes, **(layers or {}))
     except ValueError as error:
         raise ValueError(f"{name} at {input_size}x{input_size} cannot be built: {error}") from error
+    finally:
+        keras.config.set_dtype_policy(default_policy)

@@ -53,12 +53,8 @@ def build_model(class_counts: pd.DataFrame, model: dict[str, Any], training: dic
     run = settings(model, training)
     keras.utils.set_random_seed(run["seed"])
     n_classes = int(class_counts["label"].nunique())
-    default_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(run.get("precision", "float32"))  # layers keep the policy they are built with
-    try:
-        network = build_architecture(model["architecture"], model["image_size"], n_classes, model.get("layers"))
-    finally:
-        keras.config.set_dtype_policy(default_policy)
+    network = build_architecture(model["architecture"], model["image_size"], n_classes, model.get("layers"),
+                                 run.get("precision", "float32"))  # fmt: skip
     logger.info("Built %s: %d classes, %s parameters, %s precision", _describe(model, run), n_classes,
                 f"{network.count_params():,}", run.get("precision", "float32"))  # fmt: skip
     return network

@@ -52,15 +52,14 @@ def predict_images(
     source = new_images.attrs.get("source", "new_images")
     if new_images.empty:
         raise ValueError(f"{source} holds no files to predict")
-    problems = {path: inspect_image(path)[0] for path in new_images["path"]}
-    bad = new_images[[problems[p] is not None for p in new_images["path"]]]
+    problems = pd.Series([inspect_image(path)[0] for path in new_images["path"]], index=new_images.index)
+    bad, good = new_images[problems.notna()], new_images[problems.isna()]
     if len(bad):
         logger.warning("%d of %d file(s) in %s cannot be read and are not predicted: %s", len(bad), len(new_images),
-                       source, "; ".join(f"{f}: {problems[p]}" for p, f in zip(bad["path"], bad["file"])))  # fmt: skip
-    good = new_images[[problems[p] is None for p in new_images["path"]]]
+                       source, "; ".join(f"{f}: {problems[i]}" for i, f in bad["file"].items()))  # fmt: skip
     classes, name, top_k = np.asarray(selected_model["classes"]), selected_model["model"], image_prediction["top_k"]
     table = new_images[["file"]].assign(predicted_class=None, probability=np.nan, top_classes=None, model=name,
-                                        problem=[problems[p] for p in new_images["path"]])  # fmt: skip
+                                        problem=problems)  # fmt: skip
     if len(good):
         model = _latest_model(trained_image_models, name)
         data = make_dataset(good["path"].tolist(), [0] * len(good), int(model.input_shape[1] or selected_model["image_size"]),
