@@ -128,3 +128,18 @@ def test_evaluate_model_reports_metrics_matrix_and_curves(data):
     assert matrix.loc[1, "predicted_1"] == ((predicted == 1) & (target.is_promoted == 1)).sum()
     assert roc.fpr.iloc[0] == 0 and roc.tpr.iloc[-1] == 1 and 0.5 < metrics["roc_auc"] <= 1
     assert {"precision", "recall", "threshold"} == set(pr.columns)
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "linear", "poly", "sigmoid"])
+def test_svm_training_accuracy_from_support_vectors_equals_predicting_every_row(data, kernel):
+    features, target, reducer = data
+    family = {"estimator": "sklearn.svm.SVC", "variants": {"k": {"kernel": kernel, "C": 0.5}}}
+    scores, _, fitted = evaluate_variants(features, target, reducer, family, {**PROTOCOL, "cv_folds": 0})
+    model, y = fitted["k"], target.is_promoted.to_numpy()
+    assert len(model.named_steps["model"].support_) < len(y)  # the shortcut skips rows
+    assert scores.train_accuracy.iloc[0] == pytest.approx(np.mean((model.decision_function(features) >= 0) == y))
+
+
+def test_a_family_can_set_its_own_number_of_parallel_fits(data):
+    scores, *_ = evaluate_variants(*data, {**FAMILY, "n_jobs": 2}, PROTOCOL)
+    assert scores.equals(evaluate_variants(*data, FAMILY, PROTOCOL)[0].assign(fit_seconds=scores.fit_seconds))

@@ -27,6 +27,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
 logger = logging.getLogger(__name__)
@@ -115,11 +116,7 @@ def _fit_task(
     model = fit_single_threaded(estimator, x[train], y[train])
     result = {"model": model, "threshold": default_threshold(model)}
     if train_accuracy:
-        rows = np.flatnonzero(train)
-        sample = protocol.get("train_accuracy_sample")
-        if sample and sample < len(rows):  # on a seeded sample: predicting every training row is costly
-            rows = np.random.default_rng(protocol["random_state"]).choice(rows, sample, replace=False)
-        result["train_accuracy"] = accuracy_score(y[rows], predict_scores(model, x.iloc[rows]) >= result["threshold"])
+        result["train_accuracy"] = _train_accuracy(model, x[train], y[train], result["threshold"], protocol)
     if held_out is not None:
         result["held_out"], result["held_out_scores"] = held_out, predict_scores(model, x[held_out])
     elif oob:
@@ -127,6 +124,30 @@ def _fit_task(
         result["held_out"], result["held_out_scores"] = train, np.nan_to_num(scores, nan=float(y.mean()))
     result["seconds"] = time.perf_counter() - started
     return result
+
+
+def _train_accuracy(model: Pipeline, x: pd.DataFrame, y: np.ndarray, threshold: float, protocol: dict) -> float:
+    """Accuracy on the rows the model was fitted on, predicting only the rows that can be wrong.
+
+    A converged SVM classifies every non-support vector right (its margin is at least 1 - tol), so only the
+    support vectors are predicted: exact, and 5-10x cheaper. Other models are predicted on every row, or on
+    a seeded sample of ``train_accuracy_sample`` rows if set.
+    """
+    classifier = model.steps[-1][1]
+    if isinstance(classifier, SVC) and classifier.fit_status_ == 0 and classifier.tol < 1 and threshold == 0:
+        support = classifier.support_
+        wrong = np.sum((predict_scores(model, x.iloc[support]) >= threshold) != y[support])
+        return float(1 - wrong / len(y))
+    rows = np.arange(len(y))
+    sample = protocol.get("train_accuracy_sample")
+    if sample and sample < len(rows):
+        rows = np.random.default_rng(protocol["random_state"]).choice(rows, sample, replace=False)
+    return float(accuracy_score(y[rows], predict_scores(model, x.iloc[rows]) >= threshold))
+
+
+def _n_jobs(family: dict[str, Any], protocol: dict[str, Any]) -> int:
+    """Parallel fits for this family: its own ``n_jobs`` if set, else the protocol's."""
+    return int(family.get("n_jobs") or protocol["n_jobs"])
 
 
 def _fold_masks(y: np.ndarray, protocol: dict[str, Any]) -> list[np.ndarray]:
@@ -183,7 +204,7 @@ def evaluate_variants(
         )
         tasks += [(variant, None, True)] if oob else [(variant, mask, False) for mask in masks]
     logger.info("%d fits for %d variants on %d rows", len(tasks), len(family["variants"]), len(y))
-    results = Parallel(n_jobs=protocol["n_jobs"], verbose=protocol.get("progress", 5))(
+    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.get("progress", 5))(
         delayed(_fit_task)(build_estimator(family, variant, reducer), x, y, mask, oob, protocol)
         for variant, mask, oob in tasks
     )
@@ -233,7 +254,7 @@ def fit_selected_model(
     have_model, have_oof = selected in fitted_variants, selected in oof_scores.columns
     need_oof = int(protocol["cv_folds"]) >= 2 and not have_oof
     tasks = ([] if have_model else [None]) + (_fold_masks(y, protocol) if need_oof else [])
-    results = Parallel(n_jobs=protocol["n_jobs"], verbose=protocol.get("progress", 5))(
+    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.get("progress", 5))(
         delayed(_fit_task)(build_estimator(family, selected, reducer), x, y, mask, False, protocol, False)
         for mask in tasks
     )
