@@ -143,3 +143,11 @@ def test_svm_training_accuracy_from_support_vectors_equals_predicting_every_row(
 def test_a_family_can_set_its_own_number_of_parallel_fits(data):
     scores, *_ = evaluate_variants(*data, {**FAMILY, "n_jobs": 2}, PROTOCOL)
     assert scores.equals(evaluate_variants(*data, FAMILY, PROTOCOL)[0].assign(fit_seconds=scores.fit_seconds))
+
+
+def test_a_threaded_forest_fits_on_its_threads_and_predicts_on_one(data):
+    family = {"estimator": "sklearn.ensemble.RandomForestClassifier",
+              "base_params": {"n_estimators": 20, "n_jobs": 2, "random_state": 0}, "variants": {"plain": {}}}  # fmt: skip
+    _, _, fitted = evaluate_variants(*data, family, {**PROTOCOL, "cv_folds": 0})
+    forest = fitted["plain"].named_steps["model"]
+    assert len(forest.estimators_) == 20 and forest.n_jobs == 1  # summing trees in a fixed order: reproducible

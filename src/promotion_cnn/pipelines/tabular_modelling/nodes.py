@@ -74,9 +74,15 @@ def single_threaded() -> threadpool_limits:
 
 
 def fit_single_threaded(estimator: Pipeline, x: pd.DataFrame, y: np.ndarray) -> Pipeline:
-    """Fit with OpenMP limited to one thread."""
+    """Fit with OpenMP limited to one thread; a classifier that threads itself (a forest's ``n_jobs``) keeps its
+    threads for the fit, then predicts on one: a forest sums its trees in thread-completion order otherwise,
+    and its scores would differ in the last bits from run to run."""
     with single_threaded():
-        return estimator.fit(x, y)
+        estimator.fit(x, y)
+    classifier = estimator.steps[-1][1]
+    if "n_jobs" in classifier.get_params(deep=False):
+        classifier.set_params(n_jobs=1)
+    return estimator
 
 
 def predict_scores(model: BaseEstimator, features: pd.DataFrame) -> np.ndarray:
