@@ -70,8 +70,8 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         spec = params[family]
         scores, oof, fitted = tm.evaluate_variants(x_train, y_train, None, spec, protocol)
         selected = tm.select_variant(scores, protocol)
-        model = tm.fit_selected_model(x_train, y_train, None, spec, selected, fitted)
-        threshold, _ = tm.tune_threshold(model, x_train, y_train, oof, selected, protocol, spec["threshold"])
+        model, selected_oof = tm.fit_selected_model(x_train, y_train, None, spec, selected, fitted, oof, protocol)
+        threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
         metrics = tm.evaluate_model(model, threshold, x_test, y_test, selected)[0]
         audit = audit_fairness(model, threshold, x_test, y_test, validated, params["fairness"])
         candidates[family] = describe_candidate(model, threshold, selected, scores, metrics, x_train)
