@@ -1,0 +1,28 @@
+"""The benchmark scripts call the node functions directly: a smoke run on tiny data keeps them in step with the nodes."""
+
+import importlib.util
+from pathlib import Path
+
+from promotion_cnn.datasets.synthetic_employees import generate_employees
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(script: str):
+    spec = importlib.util.spec_from_file_location(script, PROJECT_ROOT / "benchmarks" / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tabular_seeds_runs_one_split_on_tiny_data(fast_params):
+    seeds = _load("tabular_seeds")
+    boosting = fast_params["hist_gradient_boosting"]
+    params = {**fast_params, "hist_gradient_boosting": {**boosting, "base_params": {**boosting["base_params"], "max_iter": 20}}}
+    validated, features = seeds.full_features(generate_employees(1500, seed=3), params)
+    run = seeds.run_seed(validated, features, params, ["logistic_regression", "hist_gradient_boosting"], seed=1)
+    assert set(run["families"]) == {"logistic_regression", "hist_gradient_boosting"}
+    assert 0.5 < run["families"]["logistic_regression"]["test"]["roc_auc"] <= 1
+    table = seeds.aggregate([run], ["logistic_regression", "hist_gradient_boosting"])
+    assert "recommender" in seeds.render_markdown({"env": "t", "machine": "m", "command": "c", "wall_seconds": 1,
+                                                   "seeds": [1], "test_size": 0.25, "runs": [run]}, table)  # fmt: skip
