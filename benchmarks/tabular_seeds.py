@@ -72,8 +72,8 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         selected = tm.select_variant(scores, protocol)
         model, selected_oof = tm.fit_selected_model(x_train, y_train, None, spec, selected, fitted, oof, protocol)
         threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
-        metrics = tm.evaluate_model(model, threshold, x_test, y_test, selected)[0]
-        audit = audit_fairness(model, threshold, x_test, y_test, validated, params["fairness"])
+        metrics, *_, test_scores = tm.evaluate_model(model, threshold, x_test, y_test, selected)
+        audit = audit_fairness(test_scores, y_test, validated, params["fairness"])
         candidates[family] = describe_candidate(model, threshold, selected, scores, metrics, x_train)
         out["families"][family] = {
             "variant": selected,

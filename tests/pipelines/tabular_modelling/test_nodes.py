@@ -121,7 +121,8 @@ def test_tune_threshold_in_sample_differs_from_out_of_fold(data):
 def test_evaluate_model_reports_metrics_matrix_and_curves(data):
     features, target, _ = data
     model, _ = _fit(data)
-    metrics, matrix, roc, pr = evaluate_model(model, {"threshold": 0.5}, features, target, "strong")
+    metrics, matrix, roc, pr, scores = evaluate_model(model, {"threshold": 0.5}, features, target, "strong")
+    assert scores.index.equals(features.index) and scores.recommended.sum() == matrix.predicted_1.sum()
     predicted = model.predict(features)
     assert np.isclose(metrics["accuracy"], (predicted == target.is_promoted).mean(), atol=0.01)
     assert matrix[["predicted_0", "predicted_1"]].to_numpy().sum() == 600

@@ -27,13 +27,6 @@ LOGISTIC = {
 FAIRNESS = {"attribute": "gender", "reference_group": "m", "disparate_impact_bounds": [0.8, 1.25]}
 
 
-class FixedScores:
-    """A 'model' whose probability is the row's ``score`` column, to make audit numbers checkable by hand."""
-
-    def predict_proba(self, x: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([1 - x.score, x.score])
-
-
 @pytest.fixture(scope="module")
 def mixed():
     rng = np.random.default_rng(0)
@@ -65,18 +58,23 @@ def test_one_hot_scale_preprocessing_and_calibration_are_parameters(mixed):
         build_estimator({**LOGISTIC, "preprocessing": "pca"}, "plain", None)
 
 
+def _scores(features: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Test scores as evaluate_model writes them: the ``score`` column, recommended at ``threshold``."""
+    return pd.DataFrame({"score": features.score, "recommended": features.score >= threshold})
+
+
 def test_audit_fairness_by_hand():
     index = [10, 11, 12, 13, 14, 15, 16, 17]
     employees = pd.DataFrame({"gender": ["m", "m", "m", "m", "f", "f", "f", "f"], "other": 0}, index=index)
     features = pd.DataFrame({"score": [0.9, 0.8, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1]}, index=index)
     target = pd.DataFrame({"is_promoted": [1, 0, 1, 0, 1, 1, 0, 0]}, index=index)
-    audit = audit_fairness(FixedScores(), {"threshold": 0.5}, features, target, employees, FAIRNESS).set_index("group")
+    audit = audit_fairness(_scores(features, 0.5), target, employees, FAIRNESS).set_index("group")
     assert audit.loc["m", "selection_rate"] == 0.5 and audit.loc["f", "selection_rate"] == 0.25
     assert audit.loc["m", "recall"] == 0.5 and audit.loc["f", "recall"] == 0.5
     assert audit.loc["f", "disparate_impact"] == 0.5 and audit.loc["m", "disparate_impact"] == 1.0
     assert audit.loc["f", "flagged"] and not audit.loc["m", "flagged"]
     assert audit.loc["f", "recall_difference"] == 0.0 and audit.loc["f", "n"] == 4
-    fair = audit_fairness(FixedScores(), {"threshold": 0.05}, features, target, employees, FAIRNESS)
+    fair = audit_fairness(_scores(features, 0.05), target, employees, FAIRNESS)
     assert not fair.flagged.any()
 
 
@@ -85,10 +83,9 @@ def test_audit_fairness_needs_the_rows_and_the_reference_group():
     features = pd.DataFrame({"score": [0.9, 0.1]}, index=[1, 2])
     target = pd.DataFrame({"is_promoted": [1, 0]}, index=[1, 2])
     with pytest.raises(ValueError, match="not in the validated table"):
-        audit_fairness(FixedScores(), {"threshold": 0.5}, features, target, employees, FAIRNESS)
+        audit_fairness(_scores(features, 0.5), target, employees, FAIRNESS)
     with pytest.raises(ValueError, match="reference group 'x'"):
-        audit_fairness(FixedScores(), {"threshold": 0.5}, features.iloc[:1], target.iloc[:1], employees,
-                       {**FAIRNESS, "reference_group": "x"})  # fmt: skip
+        audit_fairness(_scores(features.iloc[:1], 0.5), target.iloc[:1], employees, {**FAIRNESS, "reference_group": "x"})
 
 
 def test_combine_family_tables_adds_family_first():

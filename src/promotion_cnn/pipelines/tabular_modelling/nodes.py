@@ -326,8 +326,8 @@ def tune_threshold(
 
 def evaluate_model(
     model: Pipeline, threshold: dict[str, Any], features: pd.DataFrame, target: pd.DataFrame, selected: str
-) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Test metrics at the tuned threshold, the confusion matrix, and ROC and precision-recall curves."""
+) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Test metrics at the tuned threshold, the confusion matrix, ROC and precision-recall curves, and the scores."""
     y = target.iloc[:, 0].to_numpy()
     scores = predict_scores(model, features)
     predicted = (scores >= threshold["threshold"]).astype(int)
@@ -350,4 +350,5 @@ def evaluate_model(
     roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": roc_thresholds})
     precision, recall, pr_thresholds = precision_recall_curve(y, scores)
     pr = pd.DataFrame({"precision": precision, "recall": recall, "threshold": np.append(pr_thresholds, np.nan)})
-    return metrics, matrix, roc, pr
+    test_scores = pd.DataFrame({"score": scores, "recommended": scores >= threshold["threshold"]}, index=features.index)
+    return metrics, matrix, roc, pr, test_scores

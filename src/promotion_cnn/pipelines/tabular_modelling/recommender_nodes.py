@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from .nodes import predict_scores, single_threaded
+from .nodes import single_threaded
 
 logger = logging.getLogger(__name__)
 
@@ -18,29 +18,27 @@ CV_COLUMNS = ("cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "tra
 
 
 def audit_fairness(
-    model: Pipeline,
-    threshold: dict[str, Any],
-    features_test: pd.DataFrame,
+    test_scores: pd.DataFrame,
     target_test: pd.DataFrame,
     employees: pd.DataFrame,
     fairness: dict[str, Any],
 ) -> pd.DataFrame:
     """Selection rate, recall (equal opportunity) and disparate impact per group of the protected attribute.
 
-    The attribute (``gender``) is never a feature: it is looked up for the test rows, by row label, in the
-    validated table the split came from.
+    ``test_scores`` are ``evaluate_model``'s (``recommended`` at the tuned threshold). The attribute (``gender``) is
+    never a feature: it is looked up for the test rows, by row label, in the validated table the split came from.
     """
     attribute, reference = fairness["attribute"], fairness["reference_group"]
     if attribute not in employees.columns:
         logger.warning("fairness audit: the table has no '%s' column, no audit possible", attribute)
         return pd.DataFrame(columns=["group", "n", "n_promoted", "selection_rate", "recall", "disparate_impact",
                                      "recall_difference", "flagged"])  # fmt: skip
-    missing = features_test.index.difference(employees.index)
+    missing = test_scores.index.difference(employees.index)
     if len(missing):
         raise ValueError(f"fairness audit: {len(missing)} test row label(s) not in the validated table, e.g. {list(missing[:3])}")
-    groups = employees.loc[features_test.index, attribute].astype("str").fillna("missing").to_numpy()
+    groups = employees.loc[test_scores.index, attribute].astype("str").fillna("missing").to_numpy()
     actual = target_test.iloc[:, 0].to_numpy().astype(bool)
-    chosen = predict_scores(model, features_test) >= threshold["threshold"]
+    chosen = test_scores["recommended"].to_numpy(bool)
     rows = []
     for group in sorted(set(groups)):
         member = groups == group
