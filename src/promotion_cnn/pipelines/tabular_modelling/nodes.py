@@ -350,5 +350,5 @@ def evaluate_model(
     roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": roc_thresholds})
     precision, recall, pr_thresholds = precision_recall_curve(y, scores)
     pr = pd.DataFrame({"precision": precision, "recall": recall, "threshold": np.append(pr_thresholds, np.nan)})
-    test_scores = pd.DataFrame({"score": scores, "recommended": scores >= threshold["threshold"]}, index=features.index)
+    test_scores = pd.DataFrame({"score": scores, "recommended": predicted.astype(bool)}, index=features.index)
     return metrics, matrix, roc, pr, test_scores
