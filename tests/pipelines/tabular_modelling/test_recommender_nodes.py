@@ -1,10 +1,9 @@
-"""Unit tests of the modern-family options (preprocessing, calibration, seed averaging) and the recommender nodes."""
+"""Unit tests of the modern-family options (preprocessing, calibration) and the recommender nodes."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from promotion_cnn.pipelines.tabular_modelling.nodes import build_estimator, fit_selected_model
@@ -57,31 +56,6 @@ def test_one_hot_scale_preprocessing_and_calibration_are_parameters(mixed):
         build_estimator({**LOGISTIC, "calibration": "platt"}, "plain", None)
     with pytest.raises(ValueError, match="preprocessing must be one of"):
         build_estimator({**LOGISTIC, "preprocessing": "pca"}, "plain", None)
-
-
-def test_seed_average_votes_over_copies_that_differ_only_in_their_seeds(mixed):
-    features, target = mixed
-    family = {
-        "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
-        "use_reducer": False,
-        "base_params": {"categorical_features": "from_dtype", "max_iter": 30, "random_state": 7,
-                        "early_stopping": True, "validation_fraction": 0.2, "n_iter_no_change": 3},
-        "variants": {"single": {}, "averaged": {"seed_average": 3}, "calibrated": {"seed_average": 2, "calibration": "sigmoid"}},
-    }  # fmt: skip
-    assert isinstance(build_estimator(family, "single", None).named_steps["model"], HistGradientBoostingClassifier)
-    averaged = build_estimator(family, "averaged", None).named_steps["model"]
-    assert isinstance(averaged, VotingClassifier) and averaged.voting == "soft"
-    assert [m.random_state for _, m in averaged.estimators] == [7, 8, 9]
-    assert averaged.estimators[1][1].get_params()["max_iter"] == 30
-    calibrated = build_estimator(family, "calibrated", None).named_steps["model"]
-    assert [m.estimator.random_state for _, m in calibrated.estimators] == [7, 8]
-    model = fit_selected_model(features, target, None, family, "averaged", {}, pd.DataFrame(), NO_CV)[0]
-    members = [m.predict_proba(features)[:, 1] for m in model.named_steps["model"].estimators_]
-    assert not np.allclose(members[0], members[1])  # different early-stopping splits, different models
-    np.testing.assert_allclose(model.predict_proba(features)[:, 1], np.mean(members, axis=0))
-    with pytest.raises(ValueError, match="seed_average needs a classifier with predict_proba, SVC"):
-        build_estimator({"estimator": "sklearn.svm.SVC", "use_reducer": False, "variants": {"v": {"seed_average": 2}}},
-                        "v", None)  # fmt: skip
 
 
 def _scores(features: pd.DataFrame, threshold: float) -> pd.DataFrame:

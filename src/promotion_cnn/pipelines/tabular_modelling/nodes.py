@@ -13,7 +13,6 @@ from kedro.utils import load_obj
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.ensemble import VotingClassifier
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -51,37 +50,19 @@ def _preprocessor(kind: str | None) -> list[tuple[str, BaseEstimator]]:
     raise ValueError(f"preprocessing must be one of {PREPROCESSING}, got {kind!r}")
 
 
-def seed_average(classifier: BaseEstimator, members: int) -> VotingClassifier:
-    """Soft vote of ``members`` copies of the classifier that differ only in their seeds (each ``random_state``
-    plus the member's index, 0 + index where unset): averages away the seed's part of the variance."""
-    if not hasattr(classifier, "predict_proba"):
-        raise ValueError(f"seed_average needs a classifier with predict_proba, {type(classifier).__name__} has none")
-
-    def reseeded(index: int) -> BaseEstimator:
-        member = clone(classifier)
-        seeds = {k: (v or 0) + index for k, v in member.get_params().items() if k.endswith("random_state")}
-        return member.set_params(**seeds)
-
-    return VotingClassifier([(f"seed_{i}", reseeded(i)) for i in range(members)], voting="soft")
-
-
 def build_estimator(family: dict[str, Any], variant: str, reducer: BaseEstimator | None) -> Pipeline:
     """Unfitted model pipeline: the (cloned) reducer or the family's preprocessing, then the classifier.
 
-    Two keys (family-wide, or per variant) are not estimator parameters: ``calibration`` wraps the classifier in
-    ``CalibratedClassifierCV`` (``sigmoid`` or ``isotonic``, ``calibration_folds`` internal folds), and
-    ``seed_average: N`` (N > 1) replaces it by the soft vote of N copies with different seeds.
+    A ``calibration`` key (family-wide, or per variant) wraps the classifier in ``CalibratedClassifierCV``
+    (``sigmoid`` or ``isotonic``, ``calibration_folds`` internal folds); it is not an estimator parameter.
     """
     settings = {**family.get("base_params", {}), **family["variants"][variant]}
     calibration = settings.pop("calibration", family.get("calibration"))
-    members = settings.pop("seed_average", family.get("seed_average"))
     if calibration not in CALIBRATION:
         raise ValueError(f"calibration must be one of {CALIBRATION}, got {calibration!r}")
     classifier = load_obj(family["estimator"])(**settings)
     if calibration:
         classifier = CalibratedClassifierCV(classifier, method=calibration, cv=family.get("calibration_folds", 3))
-    if members and members > 1:
-        classifier = seed_average(classifier, members)
     steps = list(clone(reducer).steps) if family.get("use_reducer", True) and reducer is not None else []
     return Pipeline([*steps, *_preprocessor(family.get("preprocessing")), ("model", classifier)])
 
