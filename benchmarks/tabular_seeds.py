@@ -9,9 +9,11 @@ For each seed the table is split anew (``split.random_state`` and the cross-vali
 ``tabular_protocol.random_state`` set to the seed), every family runs the project's own node functions with
 the committed parameters (variants scored by CV on the training part, threshold from out-of-fold scores,
 the test part touched once), and the recommender is the family with the best cross-validated selection
-metric, as in ``tabular_modelling``. Writes ``benchmarks/results/tabular_seeds_<env>.json`` and ``.md``
-with the per-seed numbers and their mean and standard deviation. The study families (random forest, SVM
-on PCA components) are slow and not re-run here; their numbers are in ``docs/tabular_results.md``.
+metric, as in ``tabular_modelling``. For scale it also reports the F1 at the threshold that is best on each
+test part's own labels (a ceiling for the honest threshold, never a result). Writes
+``benchmarks/results/tabular_seeds_<env>.json`` and ``.md`` with the per-seed numbers and their mean and
+standard deviation. The study families (random forest, SVM on PCA components) are slow and not re-run
+here; their numbers are in ``docs/tabular_results.md``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ def full_features(raw: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFra
     return validated, dp.one_hot_encode(table, spec["encoding"]["one_hot"])
 
 
-def test_optimal_f1(y_test: pd.DataFrame, test_scores: pd.DataFrame) -> float:
+def f1_at_test_optimal_threshold(y_test: pd.DataFrame, test_scores: pd.DataFrame) -> float:
     """The highest F1 over all thresholds on the test part (a ceiling, never a result)."""
     precision, recall, _ = precision_recall_curve(y_test.iloc[:, 0], test_scores["score"])
     return float(np.max(2 * precision * recall / np.clip(precision + recall, 1e-12, None)))
@@ -83,7 +85,7 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         model, selected_oof = tm.fit_selected_model(x_train, y_train, None, spec, selected, fitted, oof, protocol)
         threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
         metrics, *_, test_scores = tm.evaluate_model(model, threshold, x_test, y_test, selected)
-        metrics = {**metrics, "f1_test_optimal": test_optimal_f1(y_test, test_scores)}
+        metrics = {**metrics, "f1_test_optimal": f1_at_test_optimal_threshold(y_test, test_scores)}
         audit = audit_fairness(test_scores, y_test, validated, params["fairness"])
         candidates[family] = describe_candidate(model, threshold, selected, scores, metrics, x_train)
         out["families"][family] = {
@@ -132,7 +134,8 @@ def render_markdown(results: dict[str, Any], table: pd.DataFrame) -> str:
         cells = [f"{r[f'{m}_mean']:.3f} ± {r[f'{m}_std']:.3f}" for m in METRICS]
         lines.append(f"| {r['model']} | {' | '.join(cells)} | {r['chosen']} |")
     lines += ["", "\\* the threshold that maximises F1 on the test part's own labels: not a result, the ceiling for "
-              "the honest (out-of-fold) threshold.", "", "Per seed (test part):", "", "| seed | model | variant | threshold | F1 | ROC AUC | DI (f/m) |",
+              "the honest (out-of-fold) threshold.", "", "Per seed (test part):", "",
+              "| seed | model | variant | threshold | F1 | ROC AUC | DI (f/m) |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in results["runs"]:
         for family, f in run["families"].items():
