@@ -34,11 +34,13 @@ def project_params() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def fast_params(project_params) -> dict[str, Any]:
-    """Base parameters shrunk for tests: small forests, two folds, no parallel workers."""
+    """Base parameters shrunk for tests: small forests, two folds, no parallel workers (starting the SVM family's
+    six worker processes costs more than its fits on tiny data)."""
     return _merge(
         project_params,
         {
             "tabular_protocol": {"cv_folds": 2, "n_jobs": 1, "progress": 0},
+            "svm": {"n_jobs": 1},
             "random_forest": {
                 "base_params": {"n_estimators": 40},
                 "variants": {"n_estimators_500": {"n_estimators": 60}},

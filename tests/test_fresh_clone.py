@@ -16,7 +16,7 @@ from promotion_cnn.datasets import generate_employees
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-FAST = ("tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,"
+FAST = ("tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,svm.n_jobs=1,"
         "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60")  # fmt: skip
 SMALL_TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 1500\n  seed: 1\n"
 
