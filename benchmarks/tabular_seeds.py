@@ -29,11 +29,9 @@ from typing import Any
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from kedro.framework.session import KedroSession  # noqa: E402
 from kedro.framework.startup import bootstrap_project  # noqa: E402
-from sklearn.metrics import precision_recall_curve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("f1", "roc_auc", "average_precision", "precision", "recall", "f1_test_optimal")
@@ -54,12 +52,6 @@ def full_features(raw: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFra
     table = dp.encode_flags(table, spec["encoding"]["flags"])
     table = dp.as_categories(table, spec["encoding"]["categorical"])
     return validated, dp.one_hot_encode(table, spec["encoding"]["one_hot"])
-
-
-def f1_at_test_optimal_threshold(y_test: pd.DataFrame, test_scores: pd.DataFrame) -> float:
-    """The highest F1 over all thresholds on the test part (a ceiling, never a result)."""
-    precision, recall, _ = precision_recall_curve(y_test.iloc[:, 0], test_scores["score"])
-    return float(np.max(2 * precision * recall / np.clip(precision + recall, 1e-12, None)))
 
 
 def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, families: list[str], seed: int) -> dict:
@@ -85,7 +77,7 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         model, selected_oof = tm.fit_selected_model(x_train, y_train, None, spec, selected, fitted, oof, protocol)
         threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
         metrics, *_, test_scores = tm.evaluate_model(model, threshold, x_test, y_test, selected)
-        metrics = {**metrics, "f1_test_optimal": f1_at_test_optimal_threshold(y_test, test_scores)}
+        metrics = {**metrics, "f1_test_optimal": tm.best_f1(y_test.iloc[:, 0], test_scores["score"])}
         audit = audit_fairness(test_scores, y_test, validated, params["fairness"])
         candidates[family] = describe_candidate(model, threshold, selected, scores, metrics, x_train)
         out["families"][family] = {

@@ -98,7 +98,7 @@ def default_threshold(model: BaseEstimator) -> float:
     return 0.5 if hasattr(model, "predict_proba") else 0.0
 
 
-def _best_f1(y_true: np.ndarray, scores: np.ndarray) -> float:
+def best_f1(y_true: np.ndarray, scores: np.ndarray) -> float:
     """The highest F1 over all thresholds of the precision-recall curve."""
     precision, recall, _ = precision_recall_curve(y_true, scores)
     return float(np.max(2 * precision * recall / np.clip(precision + recall, 1e-12, None)))
@@ -176,7 +176,7 @@ def _score_variant(variant: str, settings: dict, fits: list[dict], y: np.ndarray
     row["cv_f1"] = float(np.mean([f1_score(t, s >= fits[0]["threshold"]) for t, s in parts]))
     row["cv_roc_auc"] = float(np.mean([roc_auc_score(t, s) for t, s in parts]))
     row["cv_average_precision"] = float(np.mean([average_precision_score(t, s) for t, s in parts]))
-    row["cv_f1_tuned"] = _best_f1(y, scores)
+    row["cv_f1_tuned"] = best_f1(y, scores)
     return row, scores
 
 
