@@ -83,7 +83,11 @@ def main() -> None:
         if run is not None:
             metrics, history = run
             stopped = metrics.get("stopped_by_time_budget")
-            note = f"stopped by the time budget after {len(history)} of {metrics['epochs_planned']} epochs" if stopped else ""
+            note = (
+                f"stopped by the time budget after {len(history)} of {metrics['epochs_planned']} epochs"
+                if stopped
+                else ""
+            )
             note = "; ".join(filter(None, [note, *(n.split("=", 1)[1] for n in args.note if n.startswith(f"{name}="))]))
             rows.append(row(name, metrics, history, note))
             curves.append(history.assign(model=name))

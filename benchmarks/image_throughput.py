@@ -30,7 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -40,13 +40,21 @@ sys.path.insert(0, str(PROJECT / "src"))
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_data = PROJECT.parent / "shared" / "datasets" / "imagenette"
-    parser.add_argument("--data", type=Path, default=default_data if default_data.is_dir() else PROJECT / "data/01_raw/digits",
-                        help="image folder laid out <root>/train/<class>/<image>")  # fmt: skip
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=default_data if default_data.is_dir() else PROJECT / "data/01_raw/digits",
+        help="image folder laid out <root>/train/<class>/<image>",
+    )
     parser.add_argument("--images-per-class", type=int, default=30, help="training images per class (seeded sample)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--architectures", nargs="+", default=["lenet", "simple_cnn", "alexnet"],
-                        help="model names (namespaces) in the parameters")  # fmt: skip
+    parser.add_argument(
+        "--architectures",
+        nargs="+",
+        default=["lenet", "simple_cnn", "alexnet"],
+        help="model names (namespaces) in the parameters",
+    )
     parser.add_argument("--env", default="base", help="configuration environment for the models' parameters")
     parser.add_argument("--threads", type=int, default=2, help="TensorFlow intra- and inter-op threads")
     parser.add_argument("--seed", type=int, default=42)
@@ -130,11 +138,14 @@ def main() -> None:
         size = parameters[name]["image_size"]
         run = {**parameters["image_training"], **(parameters[name].get("training") or {})}
 
-        def fresh_model():
+        def fresh_model(name=name, size=size, run=run):
             keras.utils.set_random_seed(args.seed)
-            model = build_architecture(parameters[name]["architecture"], size, len(classes), parameters[name].get("layers"),
-                                       run["precision"])  # fmt: skip
-            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            model = build_architecture(
+                parameters[name]["architecture"], size, len(classes), parameters[name].get("layers"), run["precision"]
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+            )
             return model
 
         clear_decoded_cache()
@@ -154,7 +165,9 @@ def main() -> None:
             "n_params": fresh_model().count_params(),
             "project": project,
             "tutorial": tutorial,
-            "ratio_all_epochs": round(project["images_per_second_all_epochs"] / tutorial["images_per_second_all_epochs"], 2),
+            "ratio_all_epochs": round(
+                project["images_per_second_all_epochs"] / tutorial["images_per_second_all_epochs"], 2
+            ),
             "ratio_steady": round(project["images_per_second_steady"] / tutorial["images_per_second_steady"], 2),
         }
         rows.append(row)
@@ -163,7 +176,7 @@ def main() -> None:
     shutil.rmtree(links)
 
     result = {
-        "when_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "data": str(args.data),
         "env": args.env,
@@ -180,19 +193,26 @@ def main() -> None:
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
-    table = ["| model | input | precision | augmented | project img/s (all / steady) | tutorial img/s (all / steady) "
-             "| ratio (all / steady) | input only: project / tutorial img/s |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    table = [
+        "| model | input | precision | augmented | project img/s (all / steady) | tutorial img/s (all / steady) "
+        "| ratio (all / steady) | input only: project / tutorial img/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         p, t = r["project"], r["tutorial"]
-        table.append(f"| {r['architecture']} | {r['image_size']} px | {r['precision']} | {'yes' if r['augmentation'] else 'no'} "
-                     f"| {p['images_per_second_all_epochs']} / {p['images_per_second_steady']} "
-                     f"| {t['images_per_second_all_epochs']} / {t['images_per_second_steady']} "
-                     f"| {r['ratio_all_epochs']} / {r['ratio_steady']} "
-                     f"| {p['input_only_images_per_second']} / {t['input_only_images_per_second']} |")  # fmt: skip
+        table.append(
+            f"| {r['architecture']} | {r['image_size']} px | {r['precision']} | {'yes' if r['augmentation'] else 'no'} "
+            f"| {p['images_per_second_all_epochs']} / {p['images_per_second_steady']} "
+            f"| {t['images_per_second_all_epochs']} / {t['images_per_second_steady']} "
+            f"| {r['ratio_all_epochs']} / {r['ratio_steady']} "
+            f"| {p['input_only_images_per_second']} / {t['input_only_images_per_second']} |"
+        )
     args.output.with_suffix(".md").write_text(
         f"# Image training throughput\n\n`{result['command']}` at {result['when_utc']}: {len(paths)} training images "
         f"from `{args.data.name}` (parameters: `{args.env}`), {args.epochs} epochs, batch {args.batch_size}, {args.threads} TensorFlow threads on "
-        f"{os.cpu_count()} CPU cores (load average at the end {result['load_average_at_end']}).\n\n" + "\n".join(table) + "\n"
+        f"{os.cpu_count()} CPU cores (load average at the end {result['load_average_at_end']}).\n\n"
+        + "\n".join(table)
+        + "\n"
     )
     print("\n".join(table))
 

@@ -33,7 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("random_forest", "svm")  # the study's families; benchmarks/tabular_seeds.py covers the others
 STUDY = {
     "tabular_protocol": {
-        "cv_folds": 0, "selection_metric": "train_accuracy", "threshold_source": "in_sample", "train_accuracy_sample": 0
+        "cv_folds": 0,
+        "selection_metric": "train_accuracy",
+        "threshold_source": "in_sample",
+        "train_accuracy_sample": 0,
     },
     "svm": {"threshold": {"method": "default"}},
 }
@@ -78,9 +81,10 @@ def run_kedro(env: str, overrides: dict, whole: bool = False) -> dict[str, Any]:
     with KedroSession.create(project_path=ROOT, env=env, runtime_params=overrides) as session:
         session._hook_manager.register(timer)
         nodes = [
-            n.name for n in pipelines["tabular_modelling"].nodes
+            n.name
+            for n in pipelines["tabular_modelling"].nodes
             if whole or (n.namespace in (None, *FAMILIES) and "recommender" not in n.tags)
-        ]  # fmt: skip
+        ]
         session.run(pipeline_names=["tabular_modelling"], node_names=nodes)
         context = session.load_context()
         metrics = {f: context.catalog.load(f"{f}.test_metrics") for f in families}
@@ -122,8 +126,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="base", help="Kedro environment holding the table (e.g. real)")
     parser.add_argument("--modes", nargs="+", default=["default", "study"], choices=["default", "study"])
-    parser.add_argument("--whole", action="store_true",
-                        help="also time the whole default pipeline (every family and the recommender) under Kedro")
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help="also time the whole default pipeline (every family and the recommender) under Kedro",
+    )
     args = parser.parse_args()
     bootstrap_project(ROOT)
     results: dict[str, Any] = {
@@ -138,8 +145,9 @@ def main() -> None:
         plain = run_plain(args.env, overrides)
         same = all(
             abs(kedro["test_metrics"][f][k] - plain["test_metrics"][f][k]) < 1e-9
-            for f in kedro["test_metrics"] for k in ("accuracy", "f1", "roc_auc")
-        )  # fmt: skip
+            for f in kedro["test_metrics"]
+            for k in ("accuracy", "f1", "roc_auc")
+        )
         results[mode] = {
             "kedro": kedro,
             "plain": plain,
@@ -158,8 +166,13 @@ def main() -> None:
 
 def render_markdown(results: dict[str, Any], modes: list[str]) -> str:
     """A Markdown summary: wall times, Kedro's overhead and the slowest nodes."""
-    lines = [f"# Tabular benchmark ({results['env']})", "", f"- Machine: {results['machine']}",
-             f"- Command: `{results['command']}`", ""]  # fmt: skip
+    lines = [
+        f"# Tabular benchmark ({results['env']})",
+        "",
+        f"- Machine: {results['machine']}",
+        f"- Command: `{results['command']}`",
+        "",
+    ]
     for mode in modes:
         r = results[mode]
         lines += [
@@ -178,9 +191,16 @@ def render_markdown(results: dict[str, Any], modes: list[str]) -> str:
     if "whole" in results:
         whole = results["whole"]
         slowest = sorted(whole["node_seconds"].items(), key=lambda kv: -kv[1])[:8]
-        lines += ["## whole default pipeline (every family and the recommender)", "",
-                  f"- `kedro run --pipeline tabular_modelling`: **{whole['wall_seconds']:.1f} s**", "",
-                  "| slowest nodes | seconds |", "|---|---:|", *(f"| {n} | {t:.1f} |" for n, t in slowest), ""]
+        lines += [
+            "## whole default pipeline (every family and the recommender)",
+            "",
+            f"- `kedro run --pipeline tabular_modelling`: **{whole['wall_seconds']:.1f} s**",
+            "",
+            "| slowest nodes | seconds |",
+            "|---|---:|",
+            *(f"| {n} | {t:.1f} |" for n, t in slowest),
+            "",
+        ]
     return "\n".join(lines)
 
 

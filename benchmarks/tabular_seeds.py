@@ -88,11 +88,17 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
             "fairness": audit.drop(columns=["recall_difference"]).to_dict(orient="records"),
             "seconds": time.perf_counter() - started,
         }
-        print(f"seed {seed} {family}: {selected}, test F1 {metrics['f1']:.3f}, ROC AUC {metrics['roc_auc']:.3f} "
-              f"({out['families'][family]['seconds']:.0f} s)", flush=True)  # fmt: skip
+        print(
+            f"seed {seed} {family}: {selected}, test F1 {metrics['f1']:.3f}, ROC AUC {metrics['roc_auc']:.3f} "
+            f"({out['families'][family]['seconds']:.0f} s)",
+            flush=True,
+        )
     summary = select_recommender(protocol, **candidates)[1]
-    out["recommender"] = {"family": summary["family"], "variant": summary["variant"],
-                          **{k: summary["test_metrics"][k] for k in METRICS}}  # fmt: skip
+    out["recommender"] = {
+        "family": summary["family"],
+        "variant": summary["variant"],
+        **{k: summary["test_metrics"][k] for k in METRICS},
+    }
     return out
 
 
@@ -100,10 +106,15 @@ def aggregate(runs: list[dict], families: list[str]) -> pd.DataFrame:
     """Mean and standard deviation over seeds of each family's and the recommender's test metrics."""
     rows = []
     for name in [*families, "recommender"]:
-        values = pd.DataFrame([r["recommender"] if name == "recommender" else r["families"][name]["test"] for r in runs])
+        values = pd.DataFrame(
+            [r["recommender"] if name == "recommender" else r["families"][name]["test"] for r in runs]
+        )
         row: dict[str, Any] = {"model": name}
         for metric in METRICS:
-            row[f"{metric}_mean"], row[f"{metric}_std"] = float(values[metric].mean()), float(values[metric].std(ddof=1))
+            row[f"{metric}_mean"], row[f"{metric}_std"] = (
+                float(values[metric].mean()),
+                float(values[metric].std(ddof=1)),
+            )
         if name == "recommender":
             row["chosen"] = ", ".join(f"{r['recommender']['family']}/{r['recommender']['variant']}" for r in runs)
         else:
@@ -116,26 +127,42 @@ def aggregate(runs: list[dict], families: list[str]) -> pd.DataFrame:
 
 def render_markdown(results: dict[str, Any], table: pd.DataFrame) -> str:
     """A Markdown summary: mean ± std per model and the per-seed numbers."""
-    lines = [f"# Tabular families over {len(results['seeds'])} stratified splits ({results['env']})", "",
-             f"- Machine: {results['machine']}", f"- Command: `{results['command']}`",
-             f"- Wall time: {results['wall_seconds']:.0f} s; seeds {results['seeds']}; held-out part "
-             f"{results['test_size']:.0%} of the rows", "",
-             "| model | F1 | ROC AUC | average precision | precision | recall | F1 at the test-optimal threshold* "
-             "| chosen per seed |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# Tabular families over {len(results['seeds'])} stratified splits ({results['env']})",
+        "",
+        f"- Machine: {results['machine']}",
+        f"- Command: `{results['command']}`",
+        f"- Wall time: {results['wall_seconds']:.0f} s; seeds {results['seeds']}; held-out part "
+        f"{results['test_size']:.0%} of the rows",
+        "",
+        "| model | F1 | ROC AUC | average precision | precision | recall | F1 at the test-optimal threshold* "
+        "| chosen per seed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for _, r in table.iterrows():
         cells = [f"{r[f'{m}_mean']:.3f} ± {r[f'{m}_std']:.3f}" for m in METRICS]
         lines.append(f"| {r['model']} | {' | '.join(cells)} | {r['chosen']} |")
-    lines += ["", "\\* the threshold that maximises F1 on the test part's own labels: not a result, the ceiling for "
-              "the honest (out-of-fold) threshold.", "", "Per seed (test part):", "",
-              "| seed | model | variant | threshold | F1 | ROC AUC | DI (f/m) |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "\\* the threshold that maximises F1 on the test part's own labels: not a result, the ceiling for "
+        "the honest (out-of-fold) threshold.",
+        "",
+        "Per seed (test part):",
+        "",
+        "| seed | model | variant | threshold | F1 | ROC AUC | DI (f/m) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for run in results["runs"]:
         for family, f in run["families"].items():
             di = next((g["disparate_impact"] for g in f["fairness"] if g["group"] == "f"), float("nan"))
-            lines.append(f"| {run['seed']} | {family} | {f['variant']} | {f['threshold']:.3f} | {f['test']['f1']:.3f} | "
-                         f"{f['test']['roc_auc']:.3f} | {di:.2f} |")  # fmt: skip
-        lines.append(f"| {run['seed']} | **recommender** | {run['recommender']['family']}/{run['recommender']['variant']} "
-                     f"| | {run['recommender']['f1']:.3f} | {run['recommender']['roc_auc']:.3f} | |")  # fmt: skip
+            lines.append(
+                f"| {run['seed']} | {family} | {f['variant']} | {f['threshold']:.3f} | {f['test']['f1']:.3f} | "
+                f"{f['test']['roc_auc']:.3f} | {di:.2f} |"
+            )
+        lines.append(
+            f"| {run['seed']} | **recommender** | {run['recommender']['family']}/{run['recommender']['variant']} "
+            f"| | {run['recommender']['f1']:.3f} | {run['recommender']['roc_auc']:.3f} | |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -156,13 +183,13 @@ def main() -> None:
     results: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "command": f"python benchmarks/tabular_seeds.py --env {args.env} --seeds {' '.join(map(str, args.seeds))} "
-                   f"--families {' '.join(args.families)}",
+        f"--families {' '.join(args.families)}",
         "env": args.env,
         "seeds": args.seeds,
         "test_size": params["split"]["test_size"],
         "runs": runs,
         "wall_seconds": time.perf_counter() - started,
-    }  # fmt: skip
+    }
     table = aggregate(runs, args.families)
     results["summary"] = table.to_dict(orient="records")
     out = ROOT / "benchmarks" / "results" / f"tabular_seeds_{args.env}"

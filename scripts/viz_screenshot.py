@@ -95,16 +95,22 @@ async def capture(page_socket: str, url: str, out: Path, timeout: float) -> dict
     """Load the app with its preferences set, wait for the graph, check it, and screenshot it."""
     async with DevTools(page_socket) as tools:
         await tools.call("Page.enable")
-        await tools.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1, mobile=False)
+        await tools.call(
+            "Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1, mobile=False
+        )
         # before the app's own scripts run, so that it starts with these preferences
-        await tools.call("Page.addScriptToEvaluateOnNewDocument",
-                         source=f"localStorage.setItem('KedroViz', JSON.stringify({json.dumps(PREFERENCES)}));")
+        await tools.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            source=f"localStorage.setItem('KedroViz', JSON.stringify({json.dumps(PREFERENCES)}));",
+        )
         await tools.call("Page.navigate", url=url)
         drawn = await tools.wait_until("document.querySelectorAll('g.pipeline-node').length", timeout)
         await asyncio.sleep(2)  # let the layout settle and the zoom-to-fit animation end
         await tools.evaluate("""[...document.querySelectorAll('button')]
             .filter(b => /^(Dismiss|Got it|Close)$/i.test(b.textContent.trim())).forEach(b => b.click()); true""")
-        text = await tools.evaluate("[...document.querySelectorAll('g.pipeline-node')].map(g => g.textContent).join(' ')")
+        text = await tools.evaluate(
+            "[...document.querySelectorAll('g.pipeline-node')].map(g => g.textContent).join(' ')"
+        )
         missing = [label for label in EXPECTED_LABELS if label not in text]
         if missing:
             raise AssertionError(f"the drawn graph lacks {missing}")
@@ -131,23 +137,41 @@ def main() -> int:
         log = Path(work) / "viz.log"
         profile = Path(work) / "profile"
         with log.open("w") as log_file:
-            viz = subprocess.Popen(["kedro", "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(viz_port)],
-                                   cwd=PROJECT, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # fmt: skip
+            viz = subprocess.Popen(
+                ["kedro", "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(viz_port)],
+                cwd=PROJECT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         browser = None
         try:
             graph = json.loads(wait_for(f"http://127.0.0.1:{viz_port}/api/main", args.timeout, viz))
             pipelines = [p["id"] for p in graph["pipelines"]]
             print(f"kedro viz serves {len(graph['nodes'])} nodes; pipelines: {', '.join(pipelines)}")
             browser = subprocess.Popen(
-                [args.chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--hide-scrollbars", f"--user-data-dir={profile}",
-                 f"--remote-debugging-port={devtools_port}", "about:blank"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                [
+                    args.chromium,
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    "--hide-scrollbars",
+                    f"--user-data-dir={profile}",
+                    f"--remote-debugging-port={devtools_port}",
+                    "about:blank",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             targets = json.loads(wait_for(f"http://127.0.0.1:{devtools_port}/json/list", args.timeout, browser))
             page = next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"]
             url = f"http://127.0.0.1:{viz_port}/?pid={args.pipeline}"
             result = asyncio.run(capture(page, url, args.out, args.timeout))
-            print(f"Chromium drew {result['drawn_nodes']} graph nodes; screenshot {args.out} ({result['bytes']:,} bytes)")
+            print(
+                f"Chromium drew {result['drawn_nodes']} graph nodes; screenshot {args.out} ({result['bytes']:,} bytes)"
+            )
         except Exception:
             print("kedro viz log (tail):\n" + "\n".join(log.read_text().splitlines()[-30:]), file=sys.stderr)
             raise

@@ -18,12 +18,17 @@ def _load(script: str):
 def test_tabular_seeds_runs_one_split_on_tiny_data(fast_params):
     seeds = _load("tabular_seeds")
     boosting = fast_params["hist_gradient_boosting"]
-    params = {**fast_params, "hist_gradient_boosting": {**boosting, "base_params": {**boosting["base_params"], "max_iter": 20}}}
+    params = {
+        **fast_params,
+        "hist_gradient_boosting": {**boosting, "base_params": {**boosting["base_params"], "max_iter": 20}},
+    }
     validated, features = seeds.full_features(generate_employees(1500, seed=3), params)
     run = seeds.run_seed(validated, features, params, ["logistic_regression", "hist_gradient_boosting"], seed=1)
     assert set(run["families"]) == {"logistic_regression", "hist_gradient_boosting"}
     test = run["families"]["logistic_regression"]["test"]
     assert 0.5 < test["roc_auc"] <= 1 and test["f1"] <= test["f1_test_optimal"] <= 1
     table = seeds.aggregate([run], ["logistic_regression", "hist_gradient_boosting"])
-    assert "recommender" in seeds.render_markdown({"env": "t", "machine": "m", "command": "c", "wall_seconds": 1,
-                                                   "seeds": [1], "test_size": 0.25, "runs": [run]}, table)  # fmt: skip
+    assert "recommender" in seeds.render_markdown(
+        {"env": "t", "machine": "m", "command": "c", "wall_seconds": 1, "seeds": [1], "test_size": 0.25, "runs": [run]},
+        table,
+    )

@@ -16,16 +16,26 @@ from promotion_cnn.datasets import generate_employees
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-FAST = ("tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,svm.n_jobs=1,"
-        "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60")  # fmt: skip
+FAST = (
+    "tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,svm.n_jobs=1,"
+    "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60"
+)
 SMALL_TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 1500\n  seed: 1\n"
 
 
 def _copy_project(destination: Path) -> Path:
     ignore = shutil.ignore_patterns(".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs")
     shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
-    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models",
-                  "07_model_output", "08_reporting"):  # fmt: skip
+    for layer in (
+        "01_raw",
+        "02_intermediate",
+        "03_primary",
+        "04_feature",
+        "05_model_input",
+        "06_models",
+        "07_model_output",
+        "08_reporting",
+    ):
         (destination / "data" / layer).mkdir(parents=True)
     return destination
 
@@ -63,8 +73,10 @@ def test_fresh_run_writes_models_and_metrics(project):
     ("corruption", "message"),
     [
         (lambda t: t.drop(columns="region"), r"required column\(s\) missing: \['region'\]"),
-        (lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 3, "thirty")),
-         r"column 'age' must be numeric but row 3 holds 'thirty'"),
+        (
+            lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 3, "thirty")),
+            r"column 'age' must be numeric but row 3 holds 'thirty'",
+        ),
         (lambda t: t.iloc[0:0], "the table is empty"),
         (lambda t: t.assign(is_promoted=t.is_promoted.replace(1, 2)), r"target column 'is_promoted' must be 0/1"),
     ],

@@ -18,8 +18,11 @@ def test_there_is_an_exploration_notebook():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_is_stored_without_outputs(path):
     notebook = nbformat.read(path, as_version=4)
-    dirty = [i for i, cell in enumerate(notebook.cells)
-             if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)]  # fmt: skip
+    dirty = [
+        i
+        for i, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None)
+    ]
     assert not dirty, f"cells {dirty} keep outputs: jupyter nbconvert --clear-output --inplace {path}"
 
 
@@ -28,7 +31,9 @@ def test_notebook_executes_headless(path, monkeypatch):
     """Runs in its own folder, as Jupyter would, loading the data through the Kedro catalog."""
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "true")
     notebook = nbformat.read(path, as_version=4)
-    ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(notebook, {"metadata": {"path": str(path.parent)}})
+    ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(
+        notebook, {"metadata": {"path": str(path.parent)}}
+    )
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]

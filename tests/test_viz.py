@@ -26,8 +26,14 @@ def viz_build(tmp_path_factory) -> Path:
     shutil.copytree(PROJECT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT / "conf", project / "conf", ignore=shutil.ignore_patterns("credentials*"))
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(project / "src")}
-    result = subprocess.run([sys.executable, "-m", "kedro", "viz", "build"], cwd=project, env=env,
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "viz", "build"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0 and "Success" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     return project / "build"
 
@@ -57,9 +63,15 @@ def test_model_variants_are_grouped_by_namespace(graph):
 
 def test_key_datasets_carry_their_layer(graph):
     data = datasets(graph)
-    expected = {"employees_validated": "intermediate", "random_forest.test_metrics": "model_output",
-                "promotion_rates": "reporting", "tabular_comparison": "reporting", "study_report": "reporting",
-                "lenet.history_figure": "reporting", "svm.variant_table": "reporting"}  # fmt: skip
+    expected = {
+        "employees_validated": "intermediate",
+        "random_forest.test_metrics": "model_output",
+        "promotion_rates": "reporting",
+        "tabular_comparison": "reporting",
+        "study_report": "reporting",
+        "lenet.history_figure": "reporting",
+        "svm.variant_table": "reporting",
+    }
     assert {name: data[name]["layer"] for name in expected} == expected
     assert set(data["study_report"]["pipelines"]) == {"reporting", "__default__"}
 

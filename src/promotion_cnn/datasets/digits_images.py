@@ -23,12 +23,15 @@ from PIL import Image
 
 from .image_folder import ImageFolderDataset
 
-
 SETTINGS_FILE = ".digits.json"  # hidden: the folder index skips it
 
 
 def write_digits_folder(
-    path: str | Path, image_size: int = 32, val_fraction: float = 0.2, seed: int = 42, images_per_class: int | None = None
+    path: str | Path,
+    image_size: int = 32,
+    val_fraction: float = 0.2,
+    seed: int = 42,
+    images_per_class: int | None = None,
 ) -> None:
     """Write the digits as ``<path>/{train,val}/digit_<d>/<n>.png`` (dark strokes on white), atomically.
 
@@ -43,11 +46,16 @@ def write_digits_folder(
     indices = np.arange(len(digits.target))
     if images_per_class is not None:
         rng = np.random.default_rng(seed)
-        indices = np.sort(np.concatenate([
-            rng.permutation(np.flatnonzero(digits.target == d))[:images_per_class] for d in range(10)
-        ]))  # fmt: skip
+        indices = np.sort(
+            np.concatenate([rng.permutation(np.flatnonzero(digits.target == d))[:images_per_class] for d in range(10)])
+        )
     train, val = train_test_split(indices, test_size=val_fraction, random_state=seed, stratify=digits.target[indices])
-    settings = {"image_size": image_size, "val_fraction": val_fraction, "seed": seed, "images_per_class": images_per_class}
+    settings = {
+        "image_size": image_size,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "images_per_class": images_per_class,
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
@@ -101,15 +109,21 @@ class DigitsImageFolderDataset(ImageFolderDataset):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(path, ["train", "val"], metadata=metadata)
-        self._settings = {"image_size": image_size, "val_fraction": val_fraction, "seed": seed,
-                          "images_per_class": images_per_class}  # fmt: skip
+        self._settings = {
+            "image_size": image_size,
+            "val_fraction": val_fraction,
+            "seed": seed,
+            "images_per_class": images_per_class,
+        }
 
     def load(self):
         written_with = digits_folder_settings(self._path)
         if written_with != self._settings:
             if self._path.exists() and written_with is None:
-                raise DatasetError(f"'{self._path}' exists but was not written by {type(self).__name__}: "
-                                   "move it away or point the dataset's path elsewhere")  # fmt: skip
+                raise DatasetError(
+                    f"'{self._path}' exists but was not written by {type(self).__name__}: "
+                    "move it away or point the dataset's path elsewhere"
+                )
             write_digits_folder(self._path, **self._settings)
         return super().load()
 

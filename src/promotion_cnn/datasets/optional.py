@@ -80,8 +80,10 @@ class OptionalDataset(AbstractDataset[Any, Any]):
         return self._dataset is not None and self._dataset.exists()
 
     def _describe(self) -> dict[str, Any]:
-        return {"dataset": self._dataset._describe() if self._dataset is not None else None,
-                "missing_reason": self._missing_reason}  # fmt: skip
+        return {
+            "dataset": self._dataset._describe() if self._dataset is not None else None,
+            "missing_reason": self._missing_reason,
+        }
 
 
 def optional_inputs(pipeline: Pipeline, tag: str) -> set[str]:
@@ -118,5 +120,4 @@ class OptionalInputsHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog) -> None:
         absent = wrap_absent_inputs(catalog, optional_inputs(pipeline, self.tag))
         if absent:
-            logger.warning("Inputs of '%s' nodes not found (they load as None): %s",
-                           self.tag, ", ".join(absent))  # fmt: skip
+            logger.warning("Inputs of '%s' nodes not found (they load as None): %s", self.tag, ", ".join(absent))

@@ -17,10 +17,20 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 COLUMNS = [
-    "employee_id", "department", "region", "education", "gender", "recruitment_channel",
-    "no_of_trainings", "age", "previous_year_rating", "length_of_service", "awards_won?",
-    "avg_training_score", "is_promoted",
-]  # fmt: skip
+    "employee_id",
+    "department",
+    "region",
+    "education",
+    "gender",
+    "recruitment_channel",
+    "no_of_trainings",
+    "age",
+    "previous_year_rating",
+    "length_of_service",
+    "awards_won?",
+    "avg_training_score",
+    "is_promoted",
+]
 
 # department: (share of employees, mean and std of avg_training_score), from the real table
 DEPARTMENTS = {
@@ -35,18 +45,58 @@ DEPARTMENTS = {
     "R&D": (0.0182, 84.6, 2.9),
 }
 REGION_SHARES = {  # region_1 ... region_34
-    1: .0111, 2: .2252, 3: .0063, 4: .0311, 5: .0140, 6: .0126, 7: .0884, 8: .0120, 9: .0077,
-    10: .0118, 11: .0240, 12: .0091, 13: .0483, 14: .0151, 15: .0512, 16: .0267, 17: .0145,
-    18: .0006, 19: .0159, 20: .0155, 21: .0075, 22: .1173, 23: .0214, 24: .0093, 25: .0149,
-    26: .0412, 27: .0303, 28: .0240, 29: .0181, 30: .0120, 31: .0353, 32: .0172, 33: .0049,
-    34: .0053,
-}  # fmt: skip
+    1: 0.0111,
+    2: 0.2252,
+    3: 0.0063,
+    4: 0.0311,
+    5: 0.0140,
+    6: 0.0126,
+    7: 0.0884,
+    8: 0.0120,
+    9: 0.0077,
+    10: 0.0118,
+    11: 0.0240,
+    12: 0.0091,
+    13: 0.0483,
+    14: 0.0151,
+    15: 0.0512,
+    16: 0.0267,
+    17: 0.0145,
+    18: 0.0006,
+    19: 0.0159,
+    20: 0.0155,
+    21: 0.0075,
+    22: 0.1173,
+    23: 0.0214,
+    24: 0.0093,
+    25: 0.0149,
+    26: 0.0412,
+    27: 0.0303,
+    28: 0.0240,
+    29: 0.0181,
+    30: 0.0120,
+    31: 0.0353,
+    32: 0.0172,
+    33: 0.0049,
+    34: 0.0053,
+}
 EDUCATION = {"Bachelor's": 0.669, "Master's & above": 0.2723, "Below Secondary": 0.0147}
 EDUCATION_MISSING = 0.044
 GENDER = {"m": 0.7024, "f": 0.2976}
 CHANNEL = {"other": 0.5555, "sourcing": 0.4237, "referred": 0.0208}
-TRAININGS = {1: .8097, 2: .1457, 3: .0324, 4: .0085, 5: .0023, 6: .0008, 7: .0002, 8: .0002, 9: .0001, 10: .0001}
-RATINGS = {1.0: .1135, 2.0: .0771, 3.0: .3397, 4.0: .1802, 5.0: .2142}
+TRAININGS = {
+    1: 0.8097,
+    2: 0.1457,
+    3: 0.0324,
+    4: 0.0085,
+    5: 0.0023,
+    6: 0.0008,
+    7: 0.0002,
+    8: 0.0002,
+    9: 0.0001,
+    10: 0.0001,
+}
+RATINGS = {1.0: 0.1135, 2.0: 0.0771, 3.0: 0.3397, 4.0: 0.1802, 5.0: 0.2142}
 RATING_MISSING_IF_NEW = 0.907  # 4,124 of the 4,547 one-year employees have no rating
 AWARD_RATE = 0.0232
 HIGH_SCORER_RATE = 0.027  # share scoring > 2 department std above the department mean
@@ -97,10 +147,17 @@ def generate_employees(n_rows: int = 20_000, seed: int = 42) -> pd.DataFrame:
     score = np.clip(np.round(mean + std * z), 39, 99).astype(int)
     kpi_met = rng.random(n) < 0.2 + 0.06 * rated  # the real source's hidden KPIs_met column
     logit = (
-        1.8 * kpi_met + 0.3 * (rated - 3) + 0.5 * (rated == 5) - 1.0 * (rating == 1)
-        + 1.8 * awards + 5.0 * high_scorer + 0.8 * np.clip(z - 0.8, 0, None)
-        - 0.1 * (trainings - 1) + 0.15 * (education == "Master's & above") + 0.3 * (channel == "referred")
-    )  # fmt: skip
+        1.8 * kpi_met
+        + 0.3 * (rated - 3)
+        + 0.5 * (rated == 5)
+        - 1.0 * (rating == 1)
+        + 1.8 * awards
+        + 5.0 * high_scorer
+        + 0.8 * np.clip(z - 0.8, 0, None)
+        - 0.1 * (trainings - 1)
+        + 0.15 * (education == "Master's & above")
+        + 0.3 * (channel == "referred")
+    )
     logit = logit + _calibrated_intercept(logit, PROMOTION_RATE)
     promoted = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     employee_id = rng.permutation(np.arange(1, 3 * n + 1))[:n]

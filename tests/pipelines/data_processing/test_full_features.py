@@ -15,14 +15,22 @@ from promotion_cnn.pipelines.data_processing.tabular_nodes import (
     validate_table,
 )
 
-
-OUTPUTS = ["features_train", "features_test", "target_test", "full_features_train", "full_features_test",
-           "full_target_test", "employees_validated"]
+OUTPUTS = [
+    "features_train",
+    "features_test",
+    "target_test",
+    "full_features_train",
+    "full_features_test",
+    "full_target_test",
+    "employees_validated",
+]
 
 
 @pytest.fixture(scope="module")
 def processed(project_params, run_pipeline):
-    return run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(800, seed=5)}, OUTPUTS)
+    return run_pipeline(
+        create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(800, seed=5)}, OUTPUTS
+    )
 
 
 def test_full_features_keep_every_column_but_id_and_gender(processed, project_params):

@@ -57,7 +57,10 @@ def test_index_lists_every_file_and_empty_class_folders(folder: Path) -> None:
 def test_index_can_rename_class_folders(folder: Path) -> None:
     index = ImageFolderDataset(str(folder), label_names={"cat": "tabby cat"}).load()
     assert set(index["label"]) == {"tabby cat", "dog", "fish"}
-    assert set(index.loc[index["label"] == "tabby cat", "folder"]) == {str(folder / "train/cat"), str(folder / "val/cat")}
+    assert set(index.loc[index["label"] == "tabby cat", "folder"]) == {
+        str(folder / "train/cat"),
+        str(folder / "val/cat"),
+    }
 
 
 def test_index_names_a_missing_split_folder(tmp_path: Path) -> None:
@@ -121,7 +124,9 @@ def test_class_left_without_usable_image_is_an_error(folder: Path) -> None:
         validate_images(index_image_folder(folder), VALIDATION)
 
 
-@pytest.mark.parametrize("mode, kind", [("L", "greyscale"), ("RGBA", "transparent"), ("CMYK", "CMYK"), ("P", "palette")])
+@pytest.mark.parametrize(
+    "mode, kind", [("L", "greyscale"), ("RGBA", "transparent"), ("CMYK", "CMYK"), ("P", "palette")]
+)
 def test_non_rgb_images_are_kept_listed_and_read_as_rgb(folder: Path, mode: str, kind: str) -> None:
     fmt = "JPEG" if mode == "CMYK" else "PNG"
     odd = write_image(folder / "val" / "cat" / f"odd.{fmt.lower()}", mode=mode, fmt=fmt)
@@ -155,9 +160,13 @@ def test_class_counts_per_split(folder: Path) -> None:
     counts = count_images_per_class(manifest)
     assert list(counts.columns) == ["label", "split", "count"]
     assert counts.set_index(["label", "split"])["count"].to_dict() == {
-        ("cat", "train"): 5, ("cat", "val"): 4, ("dog", "train"): 4, ("dog", "val"): 4,
-        ("fish", "train"): 4, ("fish", "val"): 4,
-    }  # fmt: skip
+        ("cat", "train"): 5,
+        ("cat", "val"): 4,
+        ("dog", "train"): 4,
+        ("dog", "val"): 4,
+        ("fish", "train"): 4,
+        ("fish", "val"): 4,
+    }
 
 
 def test_sample_grids_show_nine_labelled_images_per_split(folder: Path) -> None:

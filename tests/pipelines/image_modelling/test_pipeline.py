@@ -16,8 +16,19 @@ from promotion_cnn.pipelines.image_modelling import IMAGE_MODELS, create_pipelin
 from promotion_cnn.settings import CONFIG_LOADER_ARGS
 
 OUTPUTS = ("trained_model", "history", "val_metrics", "val_confusion_matrix", "model_summary")
-TABULAR_NAMES = {"model", "threshold", "variant_scores", "test_metrics", "confusion_matrix", "roc_curve", "pr_curve",
-                 "threshold_curve", "oof_scores", "fitted_variants", "selected_variant"}  # fmt: skip
+TABULAR_NAMES = {
+    "model",
+    "threshold",
+    "variant_scores",
+    "test_metrics",
+    "confusion_matrix",
+    "roc_curve",
+    "pr_curve",
+    "threshold_curve",
+    "oof_scores",
+    "fitted_variants",
+    "selected_variant",
+}
 
 
 def project_catalog(project: Path, env: str, raw_folder: Path) -> DataCatalog:
@@ -30,16 +41,35 @@ def project_catalog(project: Path, env: str, raw_folder: Path) -> DataCatalog:
 
 def test_every_model_is_a_tagged_namespace_with_the_agreed_outputs() -> None:
     pipeline = create_pipeline()
-    assert IMAGE_MODELS == ("simple_cnn", "lenet", "alexnet", "lenet_batch_128", "lenet_batch_8", "lenet_size_128",
-                            "lenet_kernel_2", "lenet_dropout", "alexnet_25_epochs", "resnet")  # fmt: skip
+    assert IMAGE_MODELS == (
+        "simple_cnn",
+        "lenet",
+        "alexnet",
+        "lenet_batch_128",
+        "lenet_batch_8",
+        "lenet_size_128",
+        "lenet_kernel_2",
+        "lenet_dropout",
+        "alexnet_25_epochs",
+        "resnet",
+    )
     for name in IMAGE_MODELS:
         nodes = pipeline.only_nodes_with_namespaces([name]).nodes
-        assert [n.name.split(".")[-1] for n in nodes] == ["build_model", "summarise_model", "train_model", "evaluate_model"]
+        assert [n.name.split(".")[-1] for n in nodes] == [
+            "build_model",
+            "summarise_model",
+            "train_model",
+            "evaluate_model",
+        ]
         assert all(n.tags == {"image", name} for n in nodes)
         assert {f"{name}.{o}" for o in OUTPUTS} <= pipeline.all_outputs()
     assert not {d.split(".", 1)[-1] for d in pipeline.all_outputs()} & TABULAR_NAMES
-    assert pipeline.inputs() == {"image_manifest", "image_class_counts", "params:image_training",
-                                 *(f"params:{n}" for n in IMAGE_MODELS)}  # fmt: skip
+    assert pipeline.inputs() == {
+        "image_manifest",
+        "image_class_counts",
+        "params:image_training",
+        *(f"params:{n}" for n in IMAGE_MODELS),
+    }
 
 
 def test_catalog_factories_give_each_namespace_its_own_files(project_root: Path, tmp_path: Path) -> None:

@@ -49,8 +49,9 @@ def test_switched_off_augmentation_is_the_plain_pipeline(
 ) -> None:
     paths, labels = tiny_manifest["path"].tolist()[:8], list(range(8))
     off = {"random_resized_crop": None, "horizontal_flip": False, "source_size": None}
-    batches = [next(iter(input_pipeline.make_dataset(paths, labels, 12, 8, 3, augmentation=a)))[0].numpy()
-               for a in (off, None)]  # fmt: skip
+    batches = [
+        next(iter(input_pipeline.make_dataset(paths, labels, 12, 8, 3, augmentation=a)))[0].numpy() for a in (off, None)
+    ]
     np.testing.assert_array_equal(*batches)
     input_pipeline.clear_decoded_cache()
 
@@ -73,8 +74,13 @@ def test_cosine_schedule_warms_up_then_decays() -> None:
 
 
 def test_optimizer_takes_weight_decay_and_the_schedule() -> None:
-    run = {"optimizer": "adamw", "learning_rate": 0.01, "epochs": 2, "lr_schedule": "cosine",
-           "optimizer_args": {"weight_decay": 0.05}}  # fmt: skip
+    run = {
+        "optimizer": "adamw",
+        "learning_rate": 0.01,
+        "epochs": 2,
+        "lr_schedule": "cosine",
+        "optimizer_args": {"weight_decay": 0.05},
+    }
     optimizer = make_optimizer(run, 5)
     assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.weight_decay == pytest.approx(0.05)
     assert isinstance(optimizer._learning_rate, keras.optimizers.schedules.CosineDecay)
@@ -102,8 +108,9 @@ def test_keep_best_ends_with_the_best_epochs_weights(tiny_manifest, tiny_class_c
     assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].max())
 
 
-def test_resnet_trains_with_every_option_and_mixed_precision(tiny_manifest, tiny_class_counts, training,
-                                                             load_parameters) -> None:  # fmt: skip
+def test_resnet_trains_with_every_option_and_mixed_precision(
+    tiny_manifest, tiny_class_counts, training, load_parameters
+) -> None:
     resnet = {**load_parameters("quick")["resnet"], "image_size": 16}
     run = {**training, "precision": "mixed_bfloat16"}
     network = build_model(tiny_class_counts, resnet, run)
@@ -114,8 +121,9 @@ def test_resnet_trains_with_every_option_and_mixed_precision(tiny_manifest, tiny
     assert metrics["architecture"] == "resnet" and matrix.shape == (10, 11)
 
 
-def test_resnet_validates_at_another_size_and_fixed_inputs_refuse_to(tiny_manifest, tiny_class_counts, training,
-                                                                     tiny_lenet, load_parameters) -> None:  # fmt: skip
+def test_resnet_validates_at_another_size_and_fixed_inputs_refuse_to(
+    tiny_manifest, tiny_class_counts, training, tiny_lenet, load_parameters
+) -> None:
     resnet = {**load_parameters("quick")["resnet"], "image_size": 12, "eval_image_size": 16}
     run = {**training, "epochs": 1}
     network = build_model(tiny_class_counts, resnet, run)

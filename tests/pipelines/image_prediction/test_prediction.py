@@ -19,8 +19,11 @@ from promotion_cnn.datasets import ImageFileListDataset, write_digits_folder
 from promotion_cnn.pipelines.image_prediction.nodes import PREDICTION_COLUMNS, predict_images, select_image_model
 
 PROJECT = Path(__file__).resolve().parents[3]
-METRICS = {"lenet": {"val_accuracy": 0.6, "classes": ["a", "b"], "image_size": 32},
-           "resnet": {"val_accuracy": 0.9, "classes": ["a", "b"], "image_size": 64}, "alexnet": None}  # fmt: skip
+METRICS = {
+    "lenet": {"val_accuracy": 0.6, "classes": ["a", "b"], "image_size": 32},
+    "resnet": {"val_accuracy": 0.9, "classes": ["a", "b"], "image_size": 64},
+    "alexnet": None,
+}
 
 
 def test_best_or_named_model_is_selected_among_the_trained_ones() -> None:
@@ -53,11 +56,13 @@ def saved_models(tmp_path_factory) -> PartitionedDataset:
 
     root = tmp_path_factory.mktemp("models")
     for version, bias in (("2026-01-01T00.00.00.000Z", 0.0), ("2026-02-01T00.00.00.000Z", 5.0)):
-        model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
-                                  keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+        model = keras.Sequential(
+            [keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+        )
         model.layers[-1].set_weights([np.zeros((768, 10)), np.eye(10)[3] * bias])  # the newer one says "3"
-        TensorFlowModelDataset(filepath=str(root / "tiny" / "trained_model.keras" / version / "trained_model.keras")
-                               ).save(model)  # fmt: skip
+        TensorFlowModelDataset(
+            filepath=str(root / "tiny" / "trained_model.keras" / version / "trained_model.keras")
+        ).save(model)
     return PartitionedDataset(path=str(root), dataset="tensorflow.TensorFlowModelDataset", filename_suffix=".keras")
 
 
@@ -82,27 +87,46 @@ def test_empty_or_missing_folder_and_unsaved_model_are_named(tmp_path: Path, new
         ImageFileListDataset(str(tmp_path / "nowhere")).load()
     selected = {"model": "resnet", "classes": ["a"], "image_size": 16, "val_accuracy": 1.0}
     with pytest.raises(ValueError, match="No saved 'resnet' model"):
-        predict_images(ImageFileListDataset(str(new_images)).load(), saved_models.load(), selected,
-                       {"top_k": 3, "batch_size": 8})  # fmt: skip
+        predict_images(
+            ImageFileListDataset(str(new_images)).load(), saved_models.load(), selected, {"top_k": 3, "batch_size": 8}
+        )
 
 
 def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250"}
-    return subprocess.run([sys.executable, "-m", "kedro", "run", *args], cwd=project, capture_output=True, text=True,
-                          env=env, timeout=600, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "kedro", "run", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
 
 
 def test_cli_predicts_after_training_and_explains_when_nothing_is_trained(tmp_path: Path) -> None:
     project = tmp_path / "project"
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(".git", "data", "local", "__pycache__", "*.egg-info",
-                                                                    ".pytest_cache", "build", "logs"))  # fmt: skip
+    shutil.copytree(
+        PROJECT,
+        project,
+        ignore=shutil.ignore_patterns(
+            ".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs"
+        ),
+    )
     before = _kedro(project, "--pipeline", "image_prediction", "--env", "quick")
-    assert before.returncode != 0 and "run `kedro run --pipeline image_modelling` first" in before.stdout + before.stderr
-    for step in (["data_processing", "--tags", "image", "--params", "image_validation.max_images_per_class=4"],
-                 ["image_modelling", "--namespaces", "lenet,resnet"]):  # fmt: skip
+    assert (
+        before.returncode != 0 and "run `kedro run --pipeline image_modelling` first" in before.stdout + before.stderr
+    )
+    for step in (
+        ["data_processing", "--tags", "image", "--params", "image_validation.max_images_per_class=4"],
+        ["image_modelling", "--namespaces", "lenet,resnet"],
+    ):
         trained = _kedro(project, "--env", "quick", "--pipeline", *step)
         assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    result = _kedro(project, "--pipeline", "image_prediction", "--env", "quick", "--params", "image_prediction.model=resnet")
+    result = _kedro(
+        project, "--pipeline", "image_prediction", "--env", "quick", "--params", "image_prediction.model=resnet"
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     table = pd.read_csv(next((project / "data/07_model_output/image_predictions.csv").glob("*/image_predictions.csv")))
     assert len(table) == 100 and (table["model"] == "resnet").all() and table["problem"].isna().all()  # 10 per digit

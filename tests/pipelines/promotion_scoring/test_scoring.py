@@ -15,20 +15,30 @@ from promotion_cnn.pipelines.promotion_scoring import create_pipeline
 from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 
-
 NO_CV = {"cv_folds": 0, "n_jobs": 1, "random_state": 0, "progress": 0}
+
 
 @pytest.fixture(scope="module")
 def recommender(project_params, run_pipeline):
     """The default gradient-boosting family fitted on the `full` features of a small generated table."""
-    data = run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(1500, seed=11)},
-                ["full_features_train", "full_target_train"])  # fmt: skip
+    data = run_pipeline(
+        create_tabular_pipeline(),
+        project_params,
+        {"employees_raw": generate_employees(1500, seed=11)},
+        ["full_features_train", "full_target_train"],
+    )
     features, target = data["full_features_train"], data["full_target_train"]
     family = project_params["hist_gradient_boosting"]
     model = fit_selected_model(features, target, None, family, "default", {}, pd.DataFrame(), NO_CV)[0]
     scores = pd.DataFrame({"variant": ["default"], "cv_f1_tuned": [0.5]})
-    candidate = describe_candidate(model, {"threshold": 0.3}, "default", scores, {k: 0.5 for k in
-                                   ("precision", "recall", "f1", "roc_auc")}, features)  # fmt: skip
+    candidate = describe_candidate(
+        model,
+        {"threshold": 0.3},
+        "default",
+        scores,
+        {k: 0.5 for k in ("precision", "recall", "f1", "roc_auc")},
+        features,
+    )
     return select_recommender({"selection_metric": "cv_f1_tuned"}, hist_gradient_boosting=candidate)[0]
 
 
@@ -44,8 +54,12 @@ def score(run_pipeline):
 
     def run(recommender, params, table, **scoring) -> dict:
         params = {**params, "promotion_scoring": {**params["promotion_scoring"], **scoring}}
-        return run_pipeline(create_pipeline(), params, {"employees_to_score": table, "recommender": recommender},
-                            ["promotion_recommendations", "promotion_recommendation_summary"])
+        return run_pipeline(
+            create_pipeline(),
+            params,
+            {"employees_to_score": table, "recommender": recommender},
+            ["promotion_recommendations", "promotion_recommendation_summary"],
+        )
 
     return run
 
@@ -66,11 +80,17 @@ def test_recommendations_are_ranked_and_thresholded(scored, recommender):
 
 def test_scores_match_the_model_on_training_style_features(scored, recommender, project_params, run_pipeline):
     """The scoring features are the training features: same columns, same encoding, same scores."""
-    data = run_pipeline(create_tabular_pipeline(), project_params, {"employees_raw": generate_employees(300, seed=21)},
-                ["full_features_train", "full_features_test", "employees_validated"])  # fmt: skip
+    data = run_pipeline(
+        create_tabular_pipeline(),
+        project_params,
+        {"employees_raw": generate_employees(300, seed=21)},
+        ["full_features_train", "full_features_test", "employees_validated"],
+    )
     features = pd.concat([data["full_features_train"], data["full_features_test"]])
-    expected = pd.Series(recommender["model"].predict_proba(features)[:, 1],
-                         index=data["employees_validated"].loc[features.index, "employee_id"].to_numpy())  # fmt: skip
+    expected = pd.Series(
+        recommender["model"].predict_proba(features)[:, 1],
+        index=data["employees_validated"].loc[features.index, "employee_id"].to_numpy(),
+    )
     got = scored["promotion_recommendations"].set_index("employee_id").probability
     assert len(got) == len(expected) == 300 and np.allclose(got.loc[expected.index], expected)
 
@@ -104,10 +124,14 @@ def test_unseen_levels_can_stop_the_run(score, recommender, project_params):
     ("corruption", "message"),
     [
         (lambda t: t.drop(columns="avg_training_score"), r"required column\(s\) missing: \['avg_training_score'\]"),
-        (lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 4, "forty")),
-         r"column 'age' must be numeric but row 4 holds 'forty'"),
-        (lambda t: t.assign(employee_id=t.employee_id.where(t.index != 9, t.employee_id[2])),
-         r"column 'employee_id' must be unique but 1 row\(s\) repeat a value"),
+        (
+            lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 4, "forty")),
+            r"column 'age' must be numeric but row 4 holds 'forty'",
+        ),
+        (
+            lambda t: t.assign(employee_id=t.employee_id.where(t.index != 9, t.employee_id[2])),
+            r"column 'employee_id' must be unique but 1 row\(s\) repeat a value",
+        ),
         (lambda t: t.iloc[0:0], "the table is empty"),
     ],
     ids=["missing-column", "non-numeric", "duplicate-id", "empty"],

@@ -42,36 +42,81 @@ def tabular_outputs(family: str, seed: int) -> dict[str, Any]:
     thresholds = np.linspace(0, 1, 21)
     precision, recall = np.linspace(0.1, 0.9, 21), np.linspace(1, 0, 21)
     return {
-        f"{family}.variant_scores": pd.DataFrame({"variant": ["default", "deep"], "train_accuracy": [0.9, 0.95],
-                                                  "cv_f1_tuned": [0.3, 0.35], "max_depth": [np.nan, 8.0]}),
+        f"{family}.variant_scores": pd.DataFrame(
+            {
+                "variant": ["default", "deep"],
+                "train_accuracy": [0.9, 0.95],
+                "cv_f1_tuned": [0.3, 0.35],
+                "max_depth": [np.nan, 8.0],
+            }
+        ),
         f"{family}.selected_variant": "deep",
-        f"{family}.threshold": {"threshold": 0.4, "method": "f1", "source": "out_of_fold", "score": "probability",
-                                "train_precision": 0.3, "train_recall": 0.5, "train_f1": 0.37},
-        f"{family}.threshold_curve": pd.DataFrame({"threshold": thresholds, "precision": precision, "recall": recall,
-                                                   "f1": 2 * precision * recall / (precision + recall)}),
-        f"{family}.test_metrics": {"variant": "deep", "threshold": 0.4, "accuracy": 0.8 + seed / 100,
-                                   "precision": 0.3, "recall": 0.5 - seed / 100, "f1": 0.37 - seed / 100,
-                                   "roc_auc": 0.75, "average_precision": 0.33, "n_test": 100},
-        f"{family}.confusion_matrix": pd.DataFrame({"actual": ["actual_0", "actual_1"], "predicted_0": [80, 5],
-                                                    "predicted_1": [10, 5]}),
-        f"{family}.roc_curve": pd.DataFrame({"fpr": np.sort(rng.random(10)), "tpr": np.sort(rng.random(10)),
-                                             "threshold": np.linspace(1, 0, 10)}),
-    }  # fmt: skip
+        f"{family}.threshold": {
+            "threshold": 0.4,
+            "method": "f1",
+            "source": "out_of_fold",
+            "score": "probability",
+            "train_precision": 0.3,
+            "train_recall": 0.5,
+            "train_f1": 0.37,
+        },
+        f"{family}.threshold_curve": pd.DataFrame(
+            {
+                "threshold": thresholds,
+                "precision": precision,
+                "recall": recall,
+                "f1": 2 * precision * recall / (precision + recall),
+            }
+        ),
+        f"{family}.test_metrics": {
+            "variant": "deep",
+            "threshold": 0.4,
+            "accuracy": 0.8 + seed / 100,
+            "precision": 0.3,
+            "recall": 0.5 - seed / 100,
+            "f1": 0.37 - seed / 100,
+            "roc_auc": 0.75,
+            "average_precision": 0.33,
+            "n_test": 100,
+        },
+        f"{family}.confusion_matrix": pd.DataFrame(
+            {"actual": ["actual_0", "actual_1"], "predicted_0": [80, 5], "predicted_1": [10, 5]}
+        ),
+        f"{family}.roc_curve": pd.DataFrame(
+            {"fpr": np.sort(rng.random(10)), "tpr": np.sort(rng.random(10)), "threshold": np.linspace(1, 0, 10)}
+        ),
+    }
 
 
 def image_outputs(model: str, val_accuracy: float) -> dict[str, Any]:
     """The image_modelling outputs of one CNN, in the contract's shapes."""
-    history = pd.DataFrame({"epoch": [1, 2, 3], "loss": [2.0, 1.5, 1.2], "accuracy": [0.3, 0.5, 0.6],
-                            "val_loss": [2.1, 1.8, 1.7], "val_accuracy": [0.25, val_accuracy + 0.05, val_accuracy]})
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3],
+            "loss": [2.0, 1.5, 1.2],
+            "accuracy": [0.3, 0.5, 0.6],
+            "val_loss": [2.1, 1.8, 1.7],
+            "val_accuracy": [0.25, val_accuracy + 0.05, val_accuracy],
+        }
+    )
     matrix = pd.DataFrame({"label": CLASSES, "cat": [8, 1, 1], "dog": [2, 6, 0], "ship": [0, 3, 9]})
     return {
         f"{model}.history": history,
-        f"{model}.val_metrics": {"val_accuracy": val_accuracy, "val_loss": 1.7, "train_accuracy": 0.6,
-                                 "best_val_accuracy": val_accuracy + 0.05, "epochs": 3, "n_params": 1234,
-                                 "train_seconds": 1.5, "images_per_second": 200.0, "image_size": 32, "batch_size": 16},
+        f"{model}.val_metrics": {
+            "val_accuracy": val_accuracy,
+            "val_loss": 1.7,
+            "train_accuracy": 0.6,
+            "best_val_accuracy": val_accuracy + 0.05,
+            "epochs": 3,
+            "n_params": 1234,
+            "train_seconds": 1.5,
+            "images_per_second": 200.0,
+            "image_size": 32,
+            "batch_size": 16,
+        },
         f"{model}.val_confusion_matrix": matrix,
         f"{model}.model_summary": f'Model: "{model}"\nTotal params: 1,234',
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="session")
@@ -93,19 +138,30 @@ def tabular_inputs(employees) -> dict[str, Any]:
         data.update(tabular_outputs(family, seed))
     data["best_tabular_model"] = {"family": next(iter(MODEL_FAMILIES)), "cv_f1_tuned": 0.5}
     data["tabular_model_comparison"] = pd.DataFrame({"family": list(MODEL_FAMILIES), "cv_f1_tuned": 0.5})
-    data["fairness_audit"] = pd.DataFrame({"family": next(iter(MODEL_FAMILIES)), "group": ["f", "m"], "selection_rate": [0.1, 0.1],
-                                           "disparate_impact": [1.0, 1.0], "flagged": [False, False]})  # fmt: skip
-    data["permutation_importance"] = pd.DataFrame({"feature": ["avg_training_score"], "importance_mean": [0.2],
-                                                   "importance_std": [0.01]})  # fmt: skip
+    data["fairness_audit"] = pd.DataFrame(
+        {
+            "family": next(iter(MODEL_FAMILIES)),
+            "group": ["f", "m"],
+            "selection_rate": [0.1, 0.1],
+            "disparate_impact": [1.0, 1.0],
+            "flagged": [False, False],
+        }
+    )
+    data["permutation_importance"] = pd.DataFrame(
+        {"feature": ["avg_training_score"], "importance_mean": [0.2], "importance_std": [0.01]}
+    )
     return data
 
 
 @pytest.fixture(scope="session")
 def image_inputs() -> dict[str, Any]:
-    data = {"image_class_counts": pd.DataFrame({"label": CLASSES * 2, "split": ["train"] * 3 + ["val"] * 3,
-                                                "count": [50, 40, 30, 10, 10, 10]}),
-            "image_sample_grid_train": Image.new("RGB", (30, 20), "white"),
-            "image_sample_grid_val": Image.new("RGB", (30, 20), "black")}  # fmt: skip
+    data = {
+        "image_class_counts": pd.DataFrame(
+            {"label": CLASSES * 2, "split": ["train"] * 3 + ["val"] * 3, "count": [50, 40, 30, 10, 10, 10]}
+        ),
+        "image_sample_grid_train": Image.new("RGB", (30, 20), "white"),
+        "image_sample_grid_val": Image.new("RGB", (30, 20), "black"),
+    }
     for i, model in enumerate(IMAGE_MODELS):
         data.update(image_outputs(model, val_accuracy=0.3 + i / 100))
     return data

@@ -34,16 +34,30 @@ def describe(*parts):
 def test_hook_wraps_only_absent_free_inputs_of_reporting_nodes(tmp_path):
     present = CSVDataset(filepath=str(tmp_path / "present.csv"))
     present.save(pd.DataFrame({"a": [1]}))
-    catalog = DataCatalog({"present": present, "absent_file": CSVDataset(filepath=str(tmp_path / "absent.csv")),
-                           "model_input": MemoryDataset(1)})  # fmt: skip
-    pipeline = Pipeline([
-        Node(lambda x: x, "model_input", "produced", name="model"),
-        Node(describe, ["present", "absent_file", "unregistered", "produced"], "report", name="report", tags="reporting"),
-        Node(lambda x: x, "absent_elsewhere", "other", name="other"),
-    ])  # fmt: skip
+    catalog = DataCatalog(
+        {
+            "present": present,
+            "absent_file": CSVDataset(filepath=str(tmp_path / "absent.csv")),
+            "model_input": MemoryDataset(1),
+        }
+    )
+    pipeline = Pipeline(
+        [
+            Node(lambda x: x, "model_input", "produced", name="model"),
+            Node(
+                describe,
+                ["present", "absent_file", "unregistered", "produced"],
+                "report",
+                name="report",
+                tags="reporting",
+            ),
+            Node(lambda x: x, "absent_elsewhere", "other", name="other"),
+        ]
+    )
     assert optional_inputs(pipeline, "reporting") == {"present", "absent_file", "unregistered"}
-    OptionalInputsHook("reporting").before_pipeline_run(run_params={}, pipeline=pipeline.only_nodes("model", "report"),
-                                                  catalog=catalog)  # fmt: skip
+    OptionalInputsHook("reporting").before_pipeline_run(
+        run_params={}, pipeline=pipeline.only_nodes("model", "report"), catalog=catalog
+    )
     assert isinstance(catalog.get("absent_file"), OptionalDataset)
     assert not isinstance(catalog.get("present"), OptionalDataset)  # present data is read as usual
     assert "absent_elsewhere" not in catalog  # only reporting nodes' inputs are made optional

@@ -48,7 +48,9 @@ def test_promotion_rates_match_a_direct_count(employees, reporting):
 
 def test_missing_employee_table_gives_an_empty_table_and_a_placeholder_figure(reporting):
     assert tabulate_promotion_rates(None, reporting["eda"]).empty
-    assert "Not available: employees_validated is missing" in figure_text(plot_target_distribution(None, reporting["eda"]))
+    assert "Not available: employees_validated is missing" in figure_text(
+        plot_target_distribution(None, reporting["eda"])
+    )
 
 
 def test_target_histogram_counts_each_class(employees, reporting):
@@ -58,7 +60,10 @@ def test_target_histogram_counts_each_class(employees, reporting):
 
 
 def test_pair_plot_is_a_grid_of_the_configured_columns(employees, reporting):
-    eda = {**reporting["eda"], "pair_plot": {"columns": ["age", "avg_training_score"], "sample_size": 50, "random_state": 0}}
+    eda = {
+        **reporting["eda"],
+        "pair_plot": {"columns": ["age", "avg_training_score"], "sample_size": 50, "random_state": 0},
+    }
     fig = plot_numeric_pairs(employees, eda)
     assert len(fig.axes) == 4
     assert "sample of 50 rows" in fig._suptitle.get_text()
@@ -99,13 +104,18 @@ def test_comparison_keeps_study_only_and_run_only_models():
     table = compare_tabular_models(published, comparison, **runs).set_index(["model", "metric"])
     assert table.loc[("a", "recall"), "difference"] == pytest.approx(0.2)
     assert np.isnan(table.loc[("a", "f1"), "study"])
-    assert table.loc[("study_only", "recall"), "study"] == 0.1 and np.isnan(table.loc[("study_only", "recall"), "this_run"])
+    assert table.loc[("study_only", "recall"), "study"] == 0.1 and np.isnan(
+        table.loc[("study_only", "recall"), "this_run"]
+    )
     assert ("run_only", "f1") in table.index and "absent" not in table.index.get_level_values(0)
 
 
 def test_summary_ranks_by_f1_then_recall_and_names_the_highest_recall(reporting):
-    runs = {"a": {"f1": 0.40, "recall": 0.30, "precision": 0.6}, "b": {"f1": 0.40, "recall": 0.50, "precision": 0.3},
-            "c": {"f1": 0.20, "recall": 0.90, "precision": 0.1}}  # fmt: skip
+    runs = {
+        "a": {"f1": 0.40, "recall": 0.30, "precision": 0.6},
+        "b": {"f1": 0.40, "recall": 0.50, "precision": 0.3},
+        "c": {"f1": 0.20, "recall": 0.90, "precision": 0.1},
+    }
     comparison = {**reporting["comparison"], "tabular_metrics": ["precision", "recall", "f1"]}
     tabular = compare_tabular_models({}, comparison, **runs)
     empty = pd.DataFrame(columns=["model", "metric", "this_run", "study", "difference"])
@@ -119,8 +129,11 @@ def test_image_tables_and_best_cnn_class_accuracy(fake_image):
     outputs = {m: fake_image(m, acc) for m, acc in (("lenet", 0.4), ("alexnet", 0.6), ("lenet_dropout", 0.3))}
     runs = tabulate_image_runs(**{m: o[f"{m}.val_metrics"] for m, o in outputs.items()}, missing_model=None)
     assert runs["model"].tolist() == ["lenet", "alexnet", "lenet_dropout"]
-    variants = tabulate_lenet_variants(runs, {"lenet_batch_8": {"train_accuracy": 0.859, "val_accuracy": 0.437}},
-                                       ["lenet", "lenet_batch_8", "lenet_dropout"])  # fmt: skip
+    variants = tabulate_lenet_variants(
+        runs,
+        {"lenet_batch_8": {"train_accuracy": 0.859, "val_accuracy": 0.437}},
+        ["lenet", "lenet_batch_8", "lenet_dropout"],
+    )
     assert variants["val_accuracy"].tolist()[0] == 0.4 and np.isnan(variants["val_accuracy"].tolist()[1])
     assert variants["study_val_accuracy"].tolist()[1] == 0.437
     accuracy = tabulate_class_accuracy(runs, **{m: o[f"{m}.val_confusion_matrix"] for m, o in outputs.items()})
@@ -151,15 +164,26 @@ def test_image_section_lists_its_missing_inputs():
 def test_recommender_section_shows_the_audit_flags_and_importance() -> None:
     from promotion_cnn.pipelines.reporting.html import render_recommender_section
 
-    audit = pd.DataFrame({"family": ["svm", "svm"], "group": ["f", "m"], "selection_rate": [0.1, 0.08],
-                          "disparate_impact": [1.2505, 1.0], "flagged": [True, False]})  # fmt: skip
+    audit = pd.DataFrame(
+        {
+            "family": ["svm", "svm"],
+            "group": ["f", "m"],
+            "selection_rate": [0.1, 0.08],
+            "disparate_impact": [1.2505, 1.0],
+            "flagged": [True, False],
+        }
+    )
     importance = pd.DataFrame({"feature": ["avg_training_score"], "importance_mean": [0.2], "importance_std": [0.01]})
     fairness = {"attribute": "gender", "reference_group": "m", "disparate_impact_bounds": [0.8, 1.25]}
-    section = render_recommender_section({"family": "hist_gradient_boosting"}, pd.DataFrame({"family": ["svm"]}),
-                                         audit, importance, fairness)  # fmt: skip
+    section = render_recommender_section(
+        {"family": "hist_gradient_boosting"}, pd.DataFrame({"family": ["svm"]}), audit, importance, fairness
+    )
     assert section["task"] == "tabular" and section["missing"] == []
     assert "Flagged: svm group f: disparate impact 1.2505" in section["html"]
     assert "avg_training_score" in section["html"] and "hist_gradient_boosting" in section["html"]
     empty = render_recommender_section(None, None, None, None, fairness)
-    assert empty["missing"] == ["best_tabular_model", "tabular_model_comparison", "fairness_audit",
-                                "permutation_importance"] and empty["html"] == ""  # fmt: skip
+    assert (
+        empty["missing"]
+        == ["best_tabular_model", "tabular_model_comparison", "fairness_audit", "permutation_importance"]
+        and empty["html"] == ""
+    )

@@ -38,13 +38,30 @@ def run(catalog) -> dict:
 
 def test_inputs_are_the_other_pipelines_outputs_under_their_contract_names():
     inputs = {name for name in create_pipeline().inputs() if not name.startswith("params:")}
-    per_family = {"variant_scores", "selected_variant", "threshold", "threshold_curve", "test_metrics",
-                  "confusion_matrix", "roc_curve"}
+    per_family = {
+        "variant_scores",
+        "selected_variant",
+        "threshold",
+        "threshold_curve",
+        "test_metrics",
+        "confusion_matrix",
+        "roc_curve",
+    }
     per_model = {"history", "val_metrics", "val_confusion_matrix", "model_summary"}
-    expected = ({"employees_validated", "image_class_counts", "image_sample_grid_train", "image_sample_grid_val",
-                 "best_tabular_model", "tabular_model_comparison", "fairness_audit", "permutation_importance"}
-                | {f"{f}.{name}" for f in MODEL_FAMILIES for name in per_family}
-                | {f"{m}.{name}" for m in IMAGE_MODELS for name in per_model})  # fmt: skip
+    expected = (
+        {
+            "employees_validated",
+            "image_class_counts",
+            "image_sample_grid_train",
+            "image_sample_grid_val",
+            "best_tabular_model",
+            "tabular_model_comparison",
+            "fairness_audit",
+            "permutation_importance",
+        }
+        | {f"{f}.{name}" for f in MODEL_FAMILIES for name in per_family}
+        | {f"{m}.{name}" for m in IMAGE_MODELS for name in per_model}
+    )
     assert inputs == expected
     assert all("reporting" in node.tags for node in create_pipeline().nodes)
 
@@ -65,7 +82,7 @@ def test_complete_report_embeds_every_part_and_no_external_asset(complete, repor
         assert f"<h3>{name}</h3>" in report
     for label in ("Fig. 1", "Fig. 4", "Appendix C", "Fig. 12", "Appendix F"):
         assert label in report
-    assert 'Total params: 1,234' in report  # model summaries embedded
+    assert "Total params: 1,234" in report  # model summaries embedded
 
 
 def test_comparison_puts_the_published_numbers_beside_this_runs(complete, reporting):

@@ -22,8 +22,14 @@ FAMILY = {
     "variants": {"strong": {"C": 1.0}, "weak": {"C": 1e-5}},
     "threshold": {"method": "f1", "value": None},
 }
-PROTOCOL = {"cv_folds": 3, "selection_metric": "cv_f1_tuned", "threshold_source": "out_of_fold",
-            "random_state": 0, "n_jobs": 1, "progress": 0}  # fmt: skip
+PROTOCOL = {
+    "cv_folds": 3,
+    "selection_metric": "cv_f1_tuned",
+    "threshold_source": "out_of_fold",
+    "random_state": 0,
+    "n_jobs": 1,
+    "progress": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +153,11 @@ def test_a_family_can_set_its_own_number_of_parallel_fits(data):
 
 
 def test_a_threaded_forest_fits_on_its_threads_and_predicts_on_one(data):
-    family = {"estimator": "sklearn.ensemble.RandomForestClassifier",
-              "base_params": {"n_estimators": 20, "n_jobs": 2, "random_state": 0}, "variants": {"plain": {}}}  # fmt: skip
+    family = {
+        "estimator": "sklearn.ensemble.RandomForestClassifier",
+        "base_params": {"n_estimators": 20, "n_jobs": 2, "random_state": 0},
+        "variants": {"plain": {}},
+    }
     _, _, fitted = evaluate_variants(*data, family, {**PROTOCOL, "cv_folds": 0})
     forest = fitted["plain"].named_steps["model"]
     assert len(forest.estimators_) == 20 and forest.n_jobs == 1  # summing trees in a fixed order: reproducible

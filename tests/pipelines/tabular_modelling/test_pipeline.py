@@ -67,18 +67,24 @@ def test_same_seeds_give_identical_metrics(outputs, fast_params):
     again = _run(fast_params)
     for family in MODEL_FAMILIES:
         assert again[f"{family}.test_metrics"] == outputs[f"{family}.test_metrics"]
-        assert again[f"{family}.variant_scores"].drop(columns="fit_seconds").equals(
-            outputs[f"{family}.variant_scores"].drop(columns="fit_seconds")
+        assert (
+            again[f"{family}.variant_scores"]
+            .drop(columns="fit_seconds")
+            .equals(outputs[f"{family}.variant_scores"].drop(columns="fit_seconds"))
         )
 
 
 def test_study_faithful_protocol_runs_without_cross_validation(fast_params):
     study = {
         **fast_params,
-        "tabular_protocol": {**fast_params["tabular_protocol"], "cv_folds": 0, "selection_metric": "train_accuracy",
-                             "threshold_source": "in_sample"},
+        "tabular_protocol": {
+            **fast_params["tabular_protocol"],
+            "cv_folds": 0,
+            "selection_metric": "train_accuracy",
+            "threshold_source": "in_sample",
+        },
         "svm": {**fast_params["svm"], "threshold": {"method": "default", "value": None}},
-    }  # fmt: skip
+    }
     outputs = _run(study)
     assert outputs["svm.threshold"] | {} and outputs["svm.threshold"]["threshold"] == 0.0
     assert outputs["random_forest.threshold"]["source"] == "in_sample"
@@ -95,7 +101,9 @@ def test_modern_families_train_on_the_full_features_without_pca(outputs, fast_pa
 def test_recommender_is_the_best_cross_validated_full_feature_family(outputs):
     comparison, best = outputs["tabular_model_comparison"], outputs["best_tabular_model"]
     assert set(comparison.family) == set(RECOMMENDER_CANDIDATES)
-    assert best["family"] == comparison.loc[comparison.cv_f1_tuned.idxmax(), "family"] == outputs["recommender"]["family"]
+    assert (
+        best["family"] == comparison.loc[comparison.cv_f1_tuned.idxmax(), "family"] == outputs["recommender"]["family"]
+    )
     assert best["test_metrics"] == outputs[f"{best['family']}.test_metrics"]
     assert outputs["recommender"]["threshold"] == outputs[f"{best['family']}.threshold"]
 

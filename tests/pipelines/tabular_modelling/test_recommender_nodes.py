@@ -32,11 +32,14 @@ def mixed():
     rng = np.random.default_rng(0)
     n = 600
     signal = rng.normal(size=n)
-    features = pd.DataFrame({
-        "department": pd.Categorical(rng.choice(["HR", "Legal", "Sales"], n)),
-        "signal": signal,
-        "noise": rng.normal(size=n),
-    }, index=np.arange(1000, 1000 + n))  # fmt: skip
+    features = pd.DataFrame(
+        {
+            "department": pd.Categorical(rng.choice(["HR", "Legal", "Sales"], n)),
+            "signal": signal,
+            "noise": rng.normal(size=n),
+        },
+        index=np.arange(1000, 1000 + n),
+    )
     target = pd.DataFrame({"is_promoted": (signal + 0.5 * rng.normal(size=n) > 1.0).astype(int)}, index=features.index)
     return features, target
 
@@ -44,12 +47,17 @@ def mixed():
 def test_one_hot_scale_preprocessing_and_calibration_are_parameters(mixed):
     features, target = mixed
     plain = build_estimator(LOGISTIC, "plain", None)
-    assert [n for n, _ in plain.steps] == ["encode", "model"] and isinstance(plain.named_steps["model"], LogisticRegression)
+    assert [n for n, _ in plain.steps] == ["encode", "model"] and isinstance(
+        plain.named_steps["model"], LogisticRegression
+    )
     calibrated = build_estimator(LOGISTIC, "calibrated", None)
     assert isinstance(calibrated.named_steps["model"], CalibratedClassifierCV)
     model = fit_selected_model(features, target, None, LOGISTIC, "plain", {}, pd.DataFrame(), NO_CV)[0]
     assert model.named_steps["encode"].get_feature_names_out().tolist()[:3] == [
-        "department_HR", "department_Legal", "department_Sales"]
+        "department_HR",
+        "department_Legal",
+        "department_Sales",
+    ]
     unseen = features.head(3).assign(department=pd.Categorical(["Mars"] * 3))
     assert np.isfinite(model.predict_proba(unseen)).all()  # an unseen level is all-zero one-hot, not an error
     with pytest.raises(ValueError, match="calibration must be one of"):
@@ -85,7 +93,9 @@ def test_audit_fairness_needs_the_rows_and_the_reference_group():
     with pytest.raises(ValueError, match="not in the validated table"):
         audit_fairness(_scores(features, 0.5), target, employees, FAIRNESS)
     with pytest.raises(ValueError, match="reference group 'x'"):
-        audit_fairness(_scores(features.iloc[:1], 0.5), target.iloc[:1], employees, {**FAIRNESS, "reference_group": "x"})
+        audit_fairness(
+            _scores(features.iloc[:1], 0.5), target.iloc[:1], employees, {**FAIRNESS, "reference_group": "x"}
+        )
 
 
 def test_combine_family_tables_adds_family_first():
@@ -102,11 +112,17 @@ def _candidate(features, target, cv_f1, test_f1):
 
 def test_select_recommender_uses_cross_validation_only(mixed):
     features, target = mixed
-    candidates = {"good_cv": _candidate(features, target, 0.6, 0.1), "good_test": _candidate(features, target, 0.5, 0.9)}
+    candidates = {
+        "good_cv": _candidate(features, target, 0.6, 0.1),
+        "good_test": _candidate(features, target, 0.5, 0.9),
+    }
     recommender, summary, comparison = select_recommender({"selection_metric": "cv_f1_tuned"}, **candidates)
     assert recommender["family"] == summary["family"] == "good_cv"
     assert recommender["categories"] == {"department": ["HR", "Legal", "Sales"]}
-    assert recommender["feature_columns"] == ["department", "signal", "noise"] and recommender["threshold"]["threshold"] == 0.3
+    assert (
+        recommender["feature_columns"] == ["department", "signal", "noise"]
+        and recommender["threshold"]["threshold"] == 0.3
+    )
     assert comparison.family.tolist() == ["good_cv", "good_test"] and "test_f1" in comparison
     with pytest.raises(ValueError, match="not scored for family"):
         select_recommender({"selection_metric": "cv_average_precision"}, **candidates)
@@ -114,8 +130,12 @@ def test_select_recommender_uses_cross_validation_only(mixed):
 
 def test_permutation_importance_in_original_column_names(mixed):
     features, target = mixed
-    recommender, _, _ = select_recommender({"selection_metric": "cv_f1_tuned"}, one=_candidate(features, target, 0.6, 0.5))
-    table = explain_recommender(recommender, features, target, {"scoring": "roc_auc", "n_repeats": 3, "random_state": 0})
+    recommender, _, _ = select_recommender(
+        {"selection_metric": "cv_f1_tuned"}, one=_candidate(features, target, 0.6, 0.5)
+    )
+    table = explain_recommender(
+        recommender, features, target, {"scoring": "roc_auc", "n_repeats": 3, "random_state": 0}
+    )
     assert table.columns.tolist() == ["feature", "importance_mean", "importance_std"]
     assert set(table.feature) == {"department", "signal", "noise"} and table.feature.iloc[0] == "signal"
     assert table.set_index("feature").loc["signal", "importance_mean"] > 0.2

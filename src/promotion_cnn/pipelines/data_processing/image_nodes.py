@@ -87,16 +87,23 @@ def validate_images(raw_index: pd.DataFrame, validation: dict[str, Any]) -> tupl
     with ThreadPoolExecutor(max_workers=validation.get("workers", 2)) as pool:
         inspected = list(pool.map(inspect_image, paths))
     bad = [(p, problem, "skipped") for p, (problem, _) in zip(paths, inspected) if problem]
-    converted = [(p, _mode_problem(mode), "converted") for p, (problem, mode) in zip(paths, inspected)
-                 if not problem and _mode_problem(mode)]  # fmt: skip
+    converted = [
+        (p, _mode_problem(mode), "converted")
+        for p, (problem, mode) in zip(paths, inspected)
+        if not problem and _mode_problem(mode)
+    ]
     if bad:
         listing = _listing([f"{p}: {problem}" for p, problem, _ in bad])
         if validation["on_bad_file"] == "error":
             raise InvalidImageSetError(f"{source}: {len(bad)} file(s) cannot be used as images:{listing}")
         logger.warning("%s: skipping %d file(s) that cannot be used as images:%s", source, len(bad), listing)
     if converted:
-        logger.info("%s: %d image(s) will be converted to RGB:%s", source, len(converted),
-                    _listing([f"{p}: {problem}" for p, problem, _ in converted], 5))  # fmt: skip
+        logger.info(
+            "%s: %d image(s) will be converted to RGB:%s",
+            source,
+            len(converted),
+            _listing([f"{p}: {problem}" for p, problem, _ in converted], 5),
+        )
     skipped = {p for p, _, _ in bad}
     manifest = index.loc[~index["path"].isin(skipped), MANIFEST_COLUMNS]
     classes = index[["split", "label"]].drop_duplicates()

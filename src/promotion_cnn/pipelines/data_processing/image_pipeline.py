@@ -9,10 +9,18 @@ def create_image_pipeline(**kwargs) -> Pipeline:
     """The raw image folder's index to a validated manifest, class counts and sample grids."""
     return Pipeline(
         [
-            Node(validate_images, ["images_raw", "params:image_validation"], ["image_manifest", "image_issues"],
-                 name="validate_images"),
+            Node(
+                validate_images,
+                ["images_raw", "params:image_validation"],
+                ["image_manifest", "image_issues"],
+                name="validate_images",
+            ),
             Node(count_images_per_class, "image_manifest", "image_class_counts", name="count_images_per_class"),
-            Node(plot_image_samples, ["image_manifest", "params:image_samples"],
-                 ["image_samples_train", "image_samples_val"], name="plot_image_samples"),
+            Node(
+                plot_image_samples,
+                ["image_manifest", "params:image_samples"],
+                ["image_samples_train", "image_samples_val"],
+                name="plot_image_samples",
+            ),
         ]
-    )  # fmt: skip
+    )

@@ -29,32 +29,61 @@ def create_feature_pipeline() -> Pipeline:
     """Validated employees to encoded features: fill, drop, keep, encode (ordinal, flags, categories, one-hot)."""
     return Pipeline(
         [
-            Node(fill_missing_values, ["employees_validated", "params:cleaning.fill_values"], "employees_filled",
-                 name="fill_missing_values"),
-            Node(drop_columns, ["employees_filled", "params:cleaning.drop_columns"], "employees_dropped",
-                 name="drop_columns"),
-            Node(keep_columns,
-                 ["employees_dropped", "params:cleaning.keep_columns", "params:employees_schema.target"],
-                 "employees_selected", name="keep_columns"),
-            Node(encode_ordinal, ["employees_selected", "params:encoding.ordinal"], "employees_ordinal",
-                 name="encode_education"),
-            Node(encode_flags, ["employees_ordinal", "params:encoding.flags"], "employees_flagged",
-                 name="encode_recruitment_channel"),
-            Node(as_categories, ["employees_flagged", "params:encoding.categorical"], "employees_categorised",
-                 name="encode_categories"),
-            Node(one_hot_encode, ["employees_categorised", "params:encoding.one_hot"], "employees_features",
-                 name="one_hot_encode"),
+            Node(
+                fill_missing_values,
+                ["employees_validated", "params:cleaning.fill_values"],
+                "employees_filled",
+                name="fill_missing_values",
+            ),
+            Node(
+                drop_columns,
+                ["employees_filled", "params:cleaning.drop_columns"],
+                "employees_dropped",
+                name="drop_columns",
+            ),
+            Node(
+                keep_columns,
+                ["employees_dropped", "params:cleaning.keep_columns", "params:employees_schema.target"],
+                "employees_selected",
+                name="keep_columns",
+            ),
+            Node(
+                encode_ordinal,
+                ["employees_selected", "params:encoding.ordinal"],
+                "employees_ordinal",
+                name="encode_education",
+            ),
+            Node(
+                encode_flags,
+                ["employees_ordinal", "params:encoding.flags"],
+                "employees_flagged",
+                name="encode_recruitment_channel",
+            ),
+            Node(
+                as_categories,
+                ["employees_flagged", "params:encoding.categorical"],
+                "employees_categorised",
+                name="encode_categories",
+            ),
+            Node(
+                one_hot_encode,
+                ["employees_categorised", "params:encoding.one_hot"],
+                "employees_features",
+                name="one_hot_encode",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 def feature_set_parameters(feature_pipeline: Pipeline, feature_set: str) -> dict[str, str]:
     """Map the feature nodes' ``cleaning``/``encoding`` parameters to the feature set's own block."""
     return {
-        name: name.replace("params:", f"params:{feature_set}_features.", 1) if name.startswith(
-            ("params:cleaning", "params:encoding")) else name
-        for name in feature_pipeline.inputs() if name.startswith("params:")
-    }  # fmt: skip
+        name: name.replace("params:", f"params:{feature_set}_features.", 1)
+        if name.startswith(("params:cleaning", "params:encoding"))
+        else name
+        for name in feature_pipeline.inputs()
+        if name.startswith("params:")
+    }
 
 
 def create_tabular_pipeline(**kwargs) -> Pipeline:
@@ -66,10 +95,14 @@ def create_tabular_pipeline(**kwargs) -> Pipeline:
     """
     split = Pipeline(
         [
-            Node(split_train_test, ["employees_features", "params:employees_schema.target", "params:split"],
-                 list(SPLIT_DATASETS), name="split_train_test"),
+            Node(
+                split_train_test,
+                ["employees_features", "params:employees_schema.target", "params:split"],
+                list(SPLIT_DATASETS),
+                name="split_train_test",
+            ),
         ]
-    )  # fmt: skip
+    )
     features = create_feature_pipeline() + split
     full = pipeline(
         features,
@@ -78,13 +111,29 @@ def create_tabular_pipeline(**kwargs) -> Pipeline:
         outputs={name: feature_set_dataset(FULL_FEATURES, name) for name in SPLIT_DATASETS},  # read by other namespaces
         parameters=feature_set_parameters(features, FULL_FEATURES),
     )
-    return Pipeline(
-        [
-            Node(validate_table, ["employees_raw", "params:employees_schema"], "employees_validated",
-                 name="validate_employees"),
-            Node(fit_feature_reducer, ["features_train", "params:reduction"], "feature_reducer",
-                 name="fit_feature_reducer"),
-            Node(summarise_feature_space, ["features_train", "feature_reducer"], "feature_space_summary",
-                 name="summarise_feature_space"),
-        ]
-    ) + features + full  # fmt: skip
+    return (
+        Pipeline(
+            [
+                Node(
+                    validate_table,
+                    ["employees_raw", "params:employees_schema"],
+                    "employees_validated",
+                    name="validate_employees",
+                ),
+                Node(
+                    fit_feature_reducer,
+                    ["features_train", "params:reduction"],
+                    "feature_reducer",
+                    name="fit_feature_reducer",
+                ),
+                Node(
+                    summarise_feature_space,
+                    ["features_train", "feature_reducer"],
+                    "feature_space_summary",
+                    name="summarise_feature_space",
+                ),
+            ]
+        )
+        + features
+        + full
+    )

@@ -9,7 +9,8 @@ the networks also train under the ``mixed_bfloat16`` precision policy.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def _pool(keras: Any, pooling: str, pool_size: int, strides: int | None = None) -> Any:
@@ -90,8 +91,9 @@ def alexnet(
     layers: list[Any] = [keras.Input((input_size, input_size, 3))]
     for i, (f, k) in enumerate(zip(filters, kernel_sizes)):
         stride = first_stride if i == 0 else 1
-        layers.append(keras.layers.Conv2D(f, k, strides=stride, padding="valid" if i == 0 else "same",
-                                          activation=activation))  # fmt: skip
+        layers.append(
+            keras.layers.Conv2D(f, k, strides=stride, padding="valid" if i == 0 else "same", activation=activation)
+        )
         if batch_norm:
             layers.append(keras.layers.BatchNormalization())
         if i in (0, 1, 4):
@@ -121,8 +123,9 @@ def resnet(
     from keras import layers
 
     def conv_bn(x: Any, filters: int, stride: int = 1, kernel: int = 3, relu: bool = True) -> Any:
-        x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                          kernel_initializer="he_normal")(x)  # fmt: skip
+        x = layers.Conv2D(
+            filters, kernel, strides=stride, padding="same", use_bias=False, kernel_initializer="he_normal"
+        )(x)
         x = layers.BatchNormalization(momentum=bn_momentum)(x)
         return layers.ReLU()(x) if relu else x
 

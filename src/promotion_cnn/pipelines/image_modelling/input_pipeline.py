@@ -51,10 +51,15 @@ def augment(image: Any, seed: Any, image_size: int, augmentation: dict[str, Any]
     crop = augmentation.get("random_resized_crop")
     if crop:
         box_begin, box_size, _ = tf.image.stateless_sample_distorted_bounding_box(
-            tf.shape(image), tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0,
-            area_range=crop.get("scale", (0.35, 1.0)), aspect_ratio_range=crop.get("ratio", (0.75, 4 / 3)),
-            max_attempts=10, use_image_if_no_bounding_boxes=True,
-        )  # fmt: skip
+            tf.shape(image),
+            tf.zeros((1, 0, 4)),
+            seed=seed,
+            min_object_covered=0.0,
+            area_range=crop.get("scale", (0.35, 1.0)),
+            aspect_ratio_range=crop.get("ratio", (0.75, 4 / 3)),
+            max_attempts=10,
+            use_image_if_no_bounding_boxes=True,
+        )
         image = tf.slice(image, box_begin, box_size)
     image = tf.image.resize(image, (image_size, image_size))  # float32, values still in [0, 255]
     if augmentation.get("horizontal_flip"):

@@ -53,10 +53,16 @@ def build_model(class_counts: pd.DataFrame, model: dict[str, Any], training: dic
     run = settings(model, training)
     keras.utils.set_random_seed(run["seed"])
     n_classes = int(class_counts["label"].nunique())
-    network = build_architecture(model["architecture"], model["image_size"], n_classes, model.get("layers"),
-                                 run.get("precision", "float32"))  # fmt: skip
-    logger.info("Built %s: %d classes, %s parameters, %s precision", _describe(model, run), n_classes,
-                f"{network.count_params():,}", run.get("precision", "float32"))  # fmt: skip
+    network = build_architecture(
+        model["architecture"], model["image_size"], n_classes, model.get("layers"), run.get("precision", "float32")
+    )
+    logger.info(
+        "Built %s: %d classes, %s parameters, %s precision",
+        _describe(model, run),
+        n_classes,
+        f"{network.count_params():,}",
+        run.get("precision", "float32"),
+    )
     return network
 
 
@@ -81,29 +87,52 @@ def train_model(
     val_paths, val_labels = _split(manifest, "val", classes)
     size, batch = model["image_size"], run["batch_size"]
     n_classes, n_batches = len(classes), int(np.ceil(len(train_paths) / batch))
-    train_data = make_dataset(train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"],
-                              run.get("augmentation"))  # fmt: skip
-    if trained_size := network.input_shape[1]:  # a fixed input size: evaluation must use it too
-        if eval_size(model) != trained_size:
-            raise ValueError(f"{model['architecture']} takes only {trained_size}px inputs, so eval_image_size "
-                             f"({model['eval_image_size']}) must be null or {trained_size}")  # fmt: skip
+    train_data = make_dataset(
+        train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"], run.get("augmentation")
+    )
+    trained_size = network.input_shape[1]  # a fixed input size: evaluation must use it too
+    if trained_size and eval_size(model) != trained_size:
+        raise ValueError(
+            f"{model['architecture']} takes only {trained_size}px inputs, so eval_image_size "
+            f"({model['eval_image_size']}) must be null or {trained_size}"
+        )
     val_data = make_dataset(val_paths, val_labels, eval_size(model), batch)
     train_data, val_data = (d.map(lambda x, y: (x, tf.one_hot(y, n_classes))) for d in (train_data, val_data))
     trained = keras.models.clone_model(network)
     trained.set_weights(network.get_weights())
-    trained.compile(optimizer=make_optimizer(run, n_batches), loss=make_loss(run),
-                    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])  # fmt: skip
+    trained.compile(
+        optimizer=make_optimizer(run, n_batches),
+        loss=make_loss(run),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
     budget = run.get("time_budget_minutes")
-    progress = progress_logger(_describe(model, run), n_batches, run["epochs"], run["progress_seconds"],
-                               None if budget is None else 60 * budget)  # fmt: skip
+    progress = progress_logger(
+        _describe(model, run),
+        n_batches,
+        run["epochs"],
+        run["progress_seconds"],
+        None if budget is None else 60 * budget,
+    )
     keep_best = keep_best_callback(run)
-    logger.info("Training %s on %d images, validating on %d, for %d epoch(s) with %s (learning rate %g, %s)",
-                _describe(model, run), len(train_paths), len(val_paths), run["epochs"], run["optimizer"],
-                run["learning_rate"], run.get("lr_schedule", "constant"))  # fmt: skip
+    logger.info(
+        "Training %s on %d images, validating on %d, for %d epoch(s) with %s (learning rate %g, %s)",
+        _describe(model, run),
+        len(train_paths),
+        len(val_paths),
+        run["epochs"],
+        run["optimizer"],
+        run["learning_rate"],
+        run.get("lr_schedule", "constant"),
+    )
     start = time.perf_counter()
-    fitted = trained.fit(train_data, validation_data=val_data, epochs=run["epochs"],
-                         callbacks=[progress] + ([keep_best] if keep_best else []),
-                         verbose=run["keras_verbose"], shuffle=False)  # fmt: skip  (the data is shuffled already)
+    fitted = trained.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=run["epochs"],
+        callbacks=[progress] + ([keep_best] if keep_best else []),
+        verbose=run["keras_verbose"],
+        shuffle=False,
+    )  # shuffle=False: the data is shuffled already
     seconds = time.perf_counter() - start
     history = pd.DataFrame(fitted.history).assign(epoch=lambda h: np.arange(1, len(h) + 1))
     history["seconds"] = progress.epoch_seconds

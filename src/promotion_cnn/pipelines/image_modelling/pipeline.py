@@ -23,17 +23,34 @@ def create_template() -> Pipeline:
     """The generic template; ``params:image_model`` holds the architecture, its input size and its overrides."""
     return Pipeline(
         [
-            Node(build_model, ["image_class_counts", "params:image_model", "params:image_training"],
-                 "untrained_model", name="build_model"),
+            Node(
+                build_model,
+                ["image_class_counts", "params:image_model", "params:image_training"],
+                "untrained_model",
+                name="build_model",
+            ),
             Node(summarise_model, "untrained_model", "model_summary", name="summarise_model"),
-            Node(train_model, ["untrained_model", "image_manifest", "params:image_model", "params:image_training"],
-                 ["trained_model", "history", "train_timing"], name="train_model"),
-            Node(evaluate_model,
-                 ["trained_model", "image_manifest", "params:image_model", "params:image_training", "history",
-                  "train_timing"],
-                 ["val_metrics", "val_confusion_matrix"], name="evaluate_model"),
+            Node(
+                train_model,
+                ["untrained_model", "image_manifest", "params:image_model", "params:image_training"],
+                ["trained_model", "history", "train_timing"],
+                name="train_model",
+            ),
+            Node(
+                evaluate_model,
+                [
+                    "trained_model",
+                    "image_manifest",
+                    "params:image_model",
+                    "params:image_training",
+                    "history",
+                    "train_timing",
+                ],
+                ["val_metrics", "val_confusion_matrix"],
+                name="evaluate_model",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:

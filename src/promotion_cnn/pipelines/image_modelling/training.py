@@ -30,10 +30,16 @@ def learning_rate(run: dict[str, Any], steps_per_epoch: int) -> Any:
     warmup_steps = int(round(run.get("warmup_epochs", 0) * steps_per_epoch))
     decay_steps = max(run["epochs"] * steps_per_epoch - warmup_steps, 1)
     if warmup_steps == 0:
-        return keras.optimizers.schedules.CosineDecay(run["learning_rate"], decay_steps,
-                                                      alpha=run.get("min_lr_fraction", 0.0))  # fmt: skip
-    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps, alpha=run.get("min_lr_fraction", 0.0),
-                                                  warmup_target=run["learning_rate"], warmup_steps=warmup_steps)  # fmt: skip
+        return keras.optimizers.schedules.CosineDecay(
+            run["learning_rate"], decay_steps, alpha=run.get("min_lr_fraction", 0.0)
+        )
+    return keras.optimizers.schedules.CosineDecay(
+        0.0,
+        decay_steps,
+        alpha=run.get("min_lr_fraction", 0.0),
+        warmup_target=run["learning_rate"],
+        warmup_steps=warmup_steps,
+    )
 
 
 def make_optimizer(run: dict[str, Any], steps_per_epoch: int) -> Any:
@@ -78,20 +84,40 @@ def progress_logger(
             now = time.perf_counter()
             if now - self.last_report >= every_seconds:
                 self.last_report = now
-                logger.info("%s: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f", name, self.epoch, epochs,
-                            batch + 1, n_batches, logs.get("loss", np.nan), logs.get("accuracy", np.nan))  # fmt: skip
+                logger.info(
+                    "%s: epoch %d/%d, batch %d/%d, loss %.4f, accuracy %.4f",
+                    name,
+                    self.epoch,
+                    epochs,
+                    batch + 1,
+                    n_batches,
+                    logs.get("loss", np.nan),
+                    logs.get("accuracy", np.nan),
+                )
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch_seconds.append(time.perf_counter() - self.epoch_start)
             logs = logs or {}
-            logger.info("%s: epoch %d/%d done in %.1f s: loss %.4f, accuracy %.4f, val_loss %.4f, val_accuracy %.4f",
-                        name, epoch + 1, epochs, self.epoch_seconds[-1], logs.get("loss", np.nan),
-                        logs.get("accuracy", np.nan), logs.get("val_loss", np.nan),
-                        logs.get("val_accuracy", np.nan))  # fmt: skip
+            logger.info(
+                "%s: epoch %d/%d done in %.1f s: loss %.4f, accuracy %.4f, val_loss %.4f, val_accuracy %.4f",
+                name,
+                epoch + 1,
+                epochs,
+                self.epoch_seconds[-1],
+                logs.get("loss", np.nan),
+                logs.get("accuracy", np.nan),
+                logs.get("val_loss", np.nan),
+                logs.get("val_accuracy", np.nan),
+            )
             expected_end = time.perf_counter() - self.start + np.mean(self.epoch_seconds)
             if budget_seconds is not None and epoch + 1 < epochs and expected_end > budget_seconds:
-                logger.warning("%s: stopping after epoch %d/%d: another epoch would exceed the time budget of %.0f s",
-                               name, epoch + 1, epochs, budget_seconds)  # fmt: skip
+                logger.warning(
+                    "%s: stopping after epoch %d/%d: another epoch would exceed the time budget of %.0f s",
+                    name,
+                    epoch + 1,
+                    epochs,
+                    budget_seconds,
+                )
                 self.model.stop_training = self.stopped_by_budget = True
 
     return ProgressLogger()
@@ -108,5 +134,9 @@ def keep_best_callback(run: dict[str, Any]) -> Any | None:
     )
     if patience is None and not keep_best:
         return None
-    return keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", restore_best_weights=keep_best,
-                                         patience=run["epochs"] if patience is None else int(patience))  # fmt: skip
+    return keras.callbacks.EarlyStopping(
+        monitor="val_accuracy",
+        mode="max",
+        restore_best_weights=keep_best,
+        patience=run["epochs"] if patience is None else int(patience),
+    )

@@ -27,7 +27,9 @@ def select_image_model(image_prediction: dict[str, Any], **val_metrics: dict[str
     if choice == "best":
         choice = max(trained, key=lambda name: trained[name]["val_accuracy"])
     elif choice not in trained:
-        known = "has not been trained yet" if choice in val_metrics else f"is not an image model ({sorted(val_metrics)})"
+        known = (
+            "has not been trained yet" if choice in val_metrics else f"is not an image model ({sorted(val_metrics)})"
+        )
         raise ValueError(f"image_prediction.model is '{choice}', which {known}; trained: {sorted(trained)}")
     metrics = trained[choice]
     logger.info("Predicting with %s (validation accuracy %.4f)", choice, metrics["val_accuracy"])
@@ -55,15 +57,25 @@ def predict_images(
     problems = pd.Series([inspect_image(path)[0] for path in new_images["path"]], index=new_images.index)
     bad, good = new_images[problems.notna()], new_images[problems.isna()]
     if len(bad):
-        logger.warning("%d of %d file(s) in %s cannot be read and are not predicted: %s", len(bad), len(new_images),
-                       source, "; ".join(f"{f}: {problems[i]}" for i, f in bad["file"].items()))  # fmt: skip
+        logger.warning(
+            "%d of %d file(s) in %s cannot be read and are not predicted: %s",
+            len(bad),
+            len(new_images),
+            source,
+            "; ".join(f"{f}: {problems[i]}" for i, f in bad["file"].items()),
+        )
     classes, name, top_k = np.asarray(selected_model["classes"]), selected_model["model"], image_prediction["top_k"]
-    table = new_images[["file"]].assign(predicted_class=None, probability=np.nan, top_classes=None, model=name,
-                                        problem=problems)  # fmt: skip
+    table = new_images[["file"]].assign(
+        predicted_class=None, probability=np.nan, top_classes=None, model=name, problem=problems
+    )
     if len(good):
         model = _latest_model(trained_image_models, name)
-        data = make_dataset(good["path"].tolist(), [0] * len(good), int(model.input_shape[1] or selected_model["image_size"]),
-                            image_prediction["batch_size"])  # fmt: skip
+        data = make_dataset(
+            good["path"].tolist(),
+            [0] * len(good),
+            int(model.input_shape[1] or selected_model["image_size"]),
+            image_prediction["batch_size"],
+        )
         probabilities = model.predict(data.map(lambda x, _: x), verbose=0)
         top = np.argsort(-probabilities, axis=1)[:, :top_k]
         rows = good.index

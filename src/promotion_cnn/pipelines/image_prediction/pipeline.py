@@ -18,10 +18,19 @@ def create_pipeline(**kwargs) -> Pipeline:
     metrics = {name: f"{name}.val_metrics" for name in IMAGE_MODELS}
     return Pipeline(
         [
-            Node(select_image_model, {"image_prediction": "params:image_prediction", **metrics}, "selected_image_model",
-                 name="select_image_model", tags=[SELECTION_TAG]),
-            Node(predict_images, ["new_images", "trained_image_models", "selected_image_model",
-                                  "params:image_prediction"], "image_predictions", name="predict_images"),
+            Node(
+                select_image_model,
+                {"image_prediction": "params:image_prediction", **metrics},
+                "selected_image_model",
+                name="select_image_model",
+                tags=[SELECTION_TAG],
+            ),
+            Node(
+                predict_images,
+                ["new_images", "trained_image_models", "selected_image_model", "params:image_prediction"],
+                "image_predictions",
+                name="predict_images",
+            ),
         ],
         tags=["image", "image_prediction"],
-    )  # fmt: skip
+    )

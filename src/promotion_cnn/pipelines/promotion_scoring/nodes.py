@@ -47,8 +47,10 @@ def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_l
         unseen = values.notna() & ~values.isin(known)
         if unseen.any():
             levels = sorted(values[unseen].unique())
-            message = (f"{source}: column '{column}' has level(s) {levels} the recommender never saw "
-                       f"({int(unseen.sum())} row(s))")  # fmt: skip
+            message = (
+                f"{source}: column '{column}' has level(s) {levels} the recommender never saw "
+                f"({int(unseen.sum())} row(s))"
+            )
             if unseen_levels == "error":
                 raise InvalidTableError(message)
             logger.warning("%s; scored as an unknown level", message)
@@ -62,15 +64,23 @@ def score_employees(
     """Rank employees by promotion probability and flag those at or above the recommender's tuned threshold."""
     aligned = align_features(features, recommender, scoring["unseen_levels"])
     threshold = recommender["threshold"]["threshold"]
-    table = pd.DataFrame({
-        scoring["id_column"]: employees.loc[aligned.index, scoring["id_column"]].to_numpy(),
-        "probability": predict_scores(recommender["model"], aligned),
-    })  # fmt: skip
+    table = pd.DataFrame(
+        {
+            scoring["id_column"]: employees.loc[aligned.index, scoring["id_column"]].to_numpy(),
+            "probability": predict_scores(recommender["model"], aligned),
+        }
+    )
     table["recommended"] = table.probability >= threshold
     table = table.sort_values(["probability", scoring["id_column"]], ascending=[False, True], ignore_index=True)
     table["rank"] = range(1, len(table) + 1)
-    logger.info("Scored %d employees with %s/%s: %d recommended (threshold %.4f)", len(table),
-                recommender["family"], recommender["variant"], int(table.recommended.sum()), threshold)  # fmt: skip
+    logger.info(
+        "Scored %d employees with %s/%s: %d recommended (threshold %.4f)",
+        len(table),
+        recommender["family"],
+        recommender["variant"],
+        int(table.recommended.sum()),
+        threshold,
+    )
     return table
 
 
@@ -84,13 +94,25 @@ def summarise_recommendations(
         employees = employees.assign(**{by: "all"})
     groups = employees.set_index(id_column)[by].astype("str").fillna("missing")
     table = recommendations.assign(**{by: recommendations[id_column].map(groups)})
-    summary = table.groupby(by).agg(
-        n_employees=("recommended", "size"),
-        n_recommended=("recommended", "sum"),
-        mean_probability=("probability", "mean"),
-    ).reset_index()
-    total = pd.DataFrame([{by: "all", "n_employees": len(table), "n_recommended": int(table.recommended.sum()),
-                           "mean_probability": float(table.probability.mean())}])  # fmt: skip
+    summary = (
+        table.groupby(by)
+        .agg(
+            n_employees=("recommended", "size"),
+            n_recommended=("recommended", "sum"),
+            mean_probability=("probability", "mean"),
+        )
+        .reset_index()
+    )
+    total = pd.DataFrame(
+        [
+            {
+                by: "all",
+                "n_employees": len(table),
+                "n_recommended": int(table.recommended.sum()),
+                "mean_probability": float(table.probability.mean()),
+            }
+        ]
+    )
     summary = pd.concat([summary, total], ignore_index=True)
     summary["share_recommended"] = summary.n_recommended / summary.n_employees
     return summary

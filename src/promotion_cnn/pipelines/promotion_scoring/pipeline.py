@@ -28,15 +28,31 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline(
         Pipeline(
             [
-                Node(validate_employees_to_score, ["employees_to_score", "params:employees_schema", "params:promotion_scoring"],
-                     "employees_to_score_validated", name="validate_employees_to_score"),
-                Node(score_employees,
-                     ["recommender", "employees_to_score_features", "employees_to_score_validated",
-                      "params:promotion_scoring"], "promotion_recommendations", name="score_employees"),
-                Node(summarise_recommendations,
-                     ["promotion_recommendations", "employees_to_score_validated", "params:promotion_scoring"],
-                     "promotion_recommendation_summary", name="summarise_recommendations"),
+                Node(
+                    validate_employees_to_score,
+                    ["employees_to_score", "params:employees_schema", "params:promotion_scoring"],
+                    "employees_to_score_validated",
+                    name="validate_employees_to_score",
+                ),
+                Node(
+                    score_employees,
+                    [
+                        "recommender",
+                        "employees_to_score_features",
+                        "employees_to_score_validated",
+                        "params:promotion_scoring",
+                    ],
+                    "promotion_recommendations",
+                    name="score_employees",
+                ),
+                Node(
+                    summarise_recommendations,
+                    ["promotion_recommendations", "employees_to_score_validated", "params:promotion_scoring"],
+                    "promotion_recommendation_summary",
+                    name="summarise_recommendations",
+                ),
             ]
-        ) + scoring_features,
+        )
+        + scoring_features,
         tags="promotion_scoring",
-    )  # fmt: skip
+    )

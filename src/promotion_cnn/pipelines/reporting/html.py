@@ -89,12 +89,15 @@ def render_eda_section(
     """Exploratory analysis of the employee table (study Fig. 1-2, Appendix A-B, table of insights)."""
     if employees is None:
         return _section("eda", [], ["employees_validated"])
-    parts = [f"<p>{len(employees):,} employees, {employees.shape[1]} columns.</p>",
-             figure_html(target_figure, f"{labels['target_distribution']}: distribution of the target"),
-             figure_html(correlation_figure, f"{labels['target_correlation']}: correlations with the target"),
-             f"<h3>Promotion rate by level ({labels['promotion_rates']})</h3>", table_html(promotion_rates),
-             figure_html(pairs_figure, f"{labels['numeric_pairs']}: numeric attributes by the target"),
-             figure_html(categorical_figure, f"{labels['categorical_counts']}: categorical attributes")]  # fmt: skip
+    parts = [
+        f"<p>{len(employees):,} employees, {employees.shape[1]} columns.</p>",
+        figure_html(target_figure, f"{labels['target_distribution']}: distribution of the target"),
+        figure_html(correlation_figure, f"{labels['target_correlation']}: correlations with the target"),
+        f"<h3>Promotion rate by level ({labels['promotion_rates']})</h3>",
+        table_html(promotion_rates),
+        figure_html(pairs_figure, f"{labels['numeric_pairs']}: numeric attributes by the target"),
+        figure_html(categorical_figure, f"{labels['categorical_counts']}: categorical attributes"),
+    ]
     return _section("eda", parts, [])
 
 
@@ -113,15 +116,19 @@ def render_tabular_section(
     if not variant_table.empty:
         parts += ["<h4>Variants (cross-validated on the training part)</h4>", table_html(variant_table)]
     if threshold:
-        parts.append(f"<p>Decision threshold {threshold['threshold']:.4g} ({threshold['method']} on "
-                     f"{threshold['source']} {threshold['score']} scores).</p>")  # fmt: skip
+        parts.append(
+            f"<p>Decision threshold {threshold['threshold']:.4g} ({threshold['method']} on "
+            f"{threshold['source']} {threshold['score']} scores).</p>"
+        )
         parts.append(figure_html(threshold_figure, "precision-recall with the chosen threshold"))
     if test_metrics:
         shown = {k: v for k, v in test_metrics.items() if k != "variant"}
-        parts += [f"<h4>Test metrics: variant {html.escape(str(test_metrics['variant']))}</h4>",
-                  table_html(pd.DataFrame([shown])),
-                  figure_html(confusion_figure, "confusion matrix on the test set"),
-                  figure_html(roc_figure, "ROC curve on the test set")]  # fmt: skip
+        parts += [
+            f"<h4>Test metrics: variant {html.escape(str(test_metrics['variant']))}</h4>",
+            table_html(pd.DataFrame([shown])),
+            figure_html(confusion_figure, "confusion matrix on the test set"),
+            figure_html(roc_figure, "ROC curve on the test set"),
+        ]
     return _section("tabular", parts, missing)
 
 
@@ -133,8 +140,12 @@ def render_recommender_section(
     fairness: dict[str, Any],
 ) -> dict[str, Any]:
     """The recommender beyond the study: the choice among families, the fairness audit and permutation importance."""
-    inputs = {"best_tabular_model": best_model, "tabular_model_comparison": model_comparison,
-              "fairness_audit": fairness_audit, "permutation_importance": importance}  # fmt: skip
+    inputs = {
+        "best_tabular_model": best_model,
+        "tabular_model_comparison": model_comparison,
+        "fairness_audit": fairness_audit,
+        "permutation_importance": importance,
+    }
     missing = [name for name, value in inputs.items() if value is None]
     parts = []
     if best_model is not None:
@@ -145,19 +156,25 @@ def render_recommender_section(
     if fairness_audit is not None:
         low, high = fairness["disparate_impact_bounds"]
         flagged = fairness_audit[fairness_audit["flagged"].astype(str).str.lower() == "true"]
-        parts += [f"<h4>Fairness by {html.escape(fairness['attribute'])} (test part)</h4>",
-                  f"<p>{html.escape(fairness['attribute'])} is not a feature; it is kept aside for this audit. "
-                  f"Disparate impact is a group's selection rate over group '{html.escape(str(fairness['reference_group']))}'"
-                  f"'s; outside [{low}, {high}] it is flagged. Recall difference: equal opportunity.</p>",
-                  table_html(fairness_audit)]  # fmt: skip
+        parts += [
+            f"<h4>Fairness by {html.escape(fairness['attribute'])} (test part)</h4>",
+            f"<p>{html.escape(fairness['attribute'])} is not a feature; it is kept aside for this audit. "
+            f"Disparate impact is a group's selection rate over group '{html.escape(str(fairness['reference_group']))}'"
+            f"'s; outside [{low}, {high}] it is flagged. Recall difference: equal opportunity.</p>",
+            table_html(fairness_audit),
+        ]
         if not flagged.empty:
             family = flagged["family"] if "family" in flagged.columns else [""] * len(flagged)
-            found = [f"{f} group {g}: disparate impact {d:.4f}" for f, g, d in
-                     zip(family, flagged["group"], flagged["disparate_impact"])]  # fmt: skip
+            found = [
+                f"{f} group {g}: disparate impact {d:.4f}"
+                for f, g, d in zip(family, flagged["group"], flagged["disparate_impact"])
+            ]
             parts.append(f'<p class="missing">Flagged: {html.escape("; ".join(found))}</p>')
     if importance is not None:
-        parts += ["<h4>Permutation importance of the recommender (original columns, test part)</h4>",
-                  table_html(importance)]  # fmt: skip
+        parts += [
+            "<h4>Permutation importance of the recommender (original columns, test part)</h4>",
+            table_html(importance),
+        ]
     return _section("tabular", parts, missing)
 
 
@@ -190,8 +207,11 @@ def render_image_overview(
     labels: dict[str, str],
 ) -> dict[str, Any]:
     """The image data (class counts, sample grids) and the cross-model results (LeNet variants, best CNN)."""
-    inputs = {"image_class_counts": class_counts, "image_sample_grid_train": sample_grid_train,
-              "image_sample_grid_val": sample_grid_val}  # fmt: skip
+    inputs = {
+        "image_class_counts": class_counts,
+        "image_sample_grid_train": sample_grid_train,
+        "image_sample_grid_val": sample_grid_val,
+    }
     missing = [name for name, value in inputs.items() if value is None]
     parts = []
     if class_counts is not None:
@@ -204,9 +224,11 @@ def render_image_overview(
         parts += [f"<h3>LeNet variants ({labels['lenet_variants']})</h3>", table_html(lenet_variants)]
     if not class_accuracy.empty:
         best = class_accuracy["model"].iloc[0]
-        parts += [f"<h3>Best CNN: {html.escape(best)}</h3>",
-                  figure_html(best_confusion_figure, "validation confusion matrix"),
-                  table_html(class_accuracy.drop(columns="model"))]  # fmt: skip
+        parts += [
+            f"<h3>Best CNN: {html.escape(best)}</h3>",
+            figure_html(best_confusion_figure, "validation confusion matrix"),
+            table_html(class_accuracy.drop(columns="model")),
+        ]
     return _section("image", parts, missing)
 
 
@@ -225,17 +247,30 @@ def render_report(
     missing = [
         f"<li><code>{html.escape(name)}</code>: {html.escape(', '.join(part['missing']))} "
         f"(run <code>{html.escape(tasks[part['task']]['run'])}</code> first)</li>"
-        for name, part in everything.items() if part["missing"]
-    ]  # fmt: skip
-    body = [f"<h1>{html.escape(report['title'])}</h1>",
-            f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by the <code>reporting</code> pipeline.</p>"]  # fmt: skip
+        for name, part in everything.items()
+        if part["missing"]
+    ]
+    body = [
+        f"<h1>{html.escape(report['title'])}</h1>",
+        f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by the <code>reporting</code> pipeline.</p>",
+    ]
     if missing:
-        body += ['<div class="missing"><h2>Missing parts</h2><p>These inputs were not found, so their parts '
-                 "of the report are left out:</p><ul>", *missing, "</ul></div>"]  # fmt: skip
-    body += ["<h2>Comparison</h2>", markdown_html(summary),
-             f"<h3>{html.escape(tasks['tabular']['title'])}: this run beside the study</h3>", table_html(tabular_comparison),
-             f"<h3>{html.escape(tasks['image']['title'])}: this run beside the study</h3>", table_html(image_comparison),
-             f"<h2>{html.escape(tasks['eda']['title'])}</h2>", eda["html"]]  # fmt: skip
+        body += [
+            '<div class="missing"><h2>Missing parts</h2><p>These inputs were not found, so their parts '
+            "of the report are left out:</p><ul>",
+            *missing,
+            "</ul></div>",
+        ]
+    body += [
+        "<h2>Comparison</h2>",
+        markdown_html(summary),
+        f"<h3>{html.escape(tasks['tabular']['title'])}: this run beside the study</h3>",
+        table_html(tabular_comparison),
+        f"<h3>{html.escape(tasks['image']['title'])}: this run beside the study</h3>",
+        table_html(image_comparison),
+        f"<h2>{html.escape(tasks['eda']['title'])}</h2>",
+        eda["html"],
+    ]
     for task in ("tabular", "image"):
         body.append(f"<h2>{html.escape(tasks[task]['title'])}</h2>")
         if task == "image":
@@ -243,8 +278,14 @@ def render_report(
         for name, section in sections.items():
             if section["task"] == task:
                 label = "; ".join(f"{k}: {v}" for k, v in labels.get(name, {}).items())
-                body += [f"<h3>{html.escape(name)}</h3>", f"<p><em>Study {html.escape(label)}</em></p>" if label else "",
-                         section["html"]]  # fmt: skip
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(report['title'])}</title><style>{STYLE}</style></head><body>\n"
-            + "\n".join(body) + "\n</body></html>\n")  # fmt: skip
+                body += [
+                    f"<h3>{html.escape(name)}</h3>",
+                    f"<p><em>Study {html.escape(label)}</em></p>" if label else "",
+                    section["html"],
+                ]
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(report['title'])}</title><style>{STYLE}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

@@ -16,9 +16,18 @@ logger = logging.getLogger(__name__)
 PROMOTION_RATE_COLUMNS = ["attribute", "level", "employees", "promoted", "promotion_rate", "lift"]
 COMPARISON_COLUMNS = ["model", "metric", "this_run", "study", "difference"]
 IMAGE_RUN_COLUMNS = [
-    "model", "epochs", "batch_size", "image_size", "n_params", "train_accuracy", "val_accuracy",
-    "best_val_accuracy", "val_loss", "train_seconds", "images_per_second",
-]  # fmt: skip
+    "model",
+    "epochs",
+    "batch_size",
+    "image_size",
+    "n_params",
+    "train_accuracy",
+    "val_accuracy",
+    "best_val_accuracy",
+    "val_loss",
+    "train_seconds",
+    "images_per_second",
+]
 CLASS_ACCURACY_COLUMNS = ["model", "label", "images", "correct", "accuracy"]
 
 
@@ -79,7 +88,9 @@ def _long_comparison(
             mine, theirs = run.get(metric, np.nan), study.get(metric, np.nan)
             difference = np.nan if metric in no_difference else mine - theirs
             rows.append({"model": model, "metric": metric, "this_run": mine, "study": theirs, "difference": difference})
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype({"this_run": float, "study": float, "difference": float})
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS).astype(
+        {"this_run": float, "study": float, "difference": float}
+    )
 
 
 def compare_tabular_models(
@@ -91,8 +102,11 @@ def compare_tabular_models(
 
 def tabulate_image_runs(**val_metrics: dict[str, Any] | None) -> pd.DataFrame:
     """One row per CNN with its validation metrics, size, and training cost."""
-    rows = [{"model": model, **{k: v for k, v in metrics.items() if k in IMAGE_RUN_COLUMNS}}
-            for model, metrics in val_metrics.items() if metrics is not None]  # fmt: skip
+    rows = [
+        {"model": model, **{k: v for k, v in metrics.items() if k in IMAGE_RUN_COLUMNS}}
+        for model, metrics in val_metrics.items()
+        if metrics is not None
+    ]
     return pd.DataFrame(rows, columns=IMAGE_RUN_COLUMNS)
 
 
@@ -108,8 +122,16 @@ def tabulate_lenet_variants(image_runs: pd.DataFrame, published: dict[str, dict]
     table = pd.DataFrame({"model": models}).merge(image_runs, on="model", how="left")
     table["study_train_accuracy"] = [published.get(m, {}).get("train_accuracy", np.nan) for m in models]
     table["study_val_accuracy"] = [published.get(m, {}).get("val_accuracy", np.nan) for m in models]
-    columns = ["model", "batch_size", "image_size", "epochs", "train_accuracy", "val_accuracy",
-               "study_train_accuracy", "study_val_accuracy"]  # fmt: skip
+    columns = [
+        "model",
+        "batch_size",
+        "image_size",
+        "epochs",
+        "train_accuracy",
+        "val_accuracy",
+        "study_train_accuracy",
+        "study_val_accuracy",
+    ]
     return table[columns]
 
 
@@ -138,8 +160,15 @@ def tabulate_class_accuracy(image_runs: pd.DataFrame, **confusion_matrices: pd.D
     images = matrix.sum(axis=1).to_numpy()
     correct = np.diag(matrix.to_numpy())
     accuracy = correct / np.where(images > 0, images, np.nan)
-    return pd.DataFrame({"model": best, "label": [str(i) for i in matrix.index], "images": images.astype(int),
-                         "correct": correct.astype(int), "accuracy": accuracy})  # fmt: skip
+    return pd.DataFrame(
+        {
+            "model": best,
+            "label": [str(i) for i in matrix.index],
+            "images": images.astype(int),
+            "correct": correct.astype(int),
+            "accuracy": accuracy,
+        }
+    )
 
 
 def _best(table: pd.DataFrame, order: list[str]) -> pd.Series | None:
@@ -160,17 +189,22 @@ def summarise_comparison(
     if best is None:
         lines.append("- Task 1 (promotion): no tabular results in this run.")
     else:
-        lines.append(f"- Task 1 (promotion), ranked by {' then '.join(order)}: best model is **{best['model']}** with "
-                     f"F1 {best['f1']:.3f}, recall {best['recall']:.3f}, precision {best['precision']:.3f}.")  # fmt: skip
+        lines.append(
+            f"- Task 1 (promotion), ranked by {' then '.join(order)}: best model is **{best['model']}** with "
+            f"F1 {best['f1']:.3f}, recall {best['recall']:.3f}, precision {best['precision']:.3f}."
+        )
         top_recall = run.sort_values("recall", ascending=False).iloc[0]
         if top_recall["model"] != best["model"]:
-            lines.append(f"- Highest recall: {top_recall['model']} ({top_recall['recall']:.3f}), "
-                         f"at F1 {top_recall['f1']:.3f}.")  # fmt: skip
+            lines.append(
+                f"- Highest recall: {top_recall['model']} ({top_recall['recall']:.3f}), at F1 {top_recall['f1']:.3f}."
+            )
         study_best = _best(study, order) if set(order) <= set(study.columns) else None
         if study_best is not None:
             verdict = "agrees" if study_best["model"] == best["model"] else "differs"
-            lines.append(f"- The study's best by the same ranking was {study_best['model']} "
-                         f"(F1 {study_best['f1']:.3f}, recall {study_best['recall']:.3f}): this run {verdict}.")  # fmt: skip
+            lines.append(
+                f"- The study's best by the same ranking was {study_best['model']} "
+                f"(F1 {study_best['f1']:.3f}, recall {study_best['recall']:.3f}): this run {verdict}."
+            )
     metric = comparison["image_rank_by"]
     image_run = image_comparison.pivot_table(index="model", columns="metric", values="this_run").reset_index()
     best_cnn = _best(image_run, [metric]) if metric in image_run.columns else None
@@ -194,6 +228,17 @@ def render_markdown_report(
     summary: str, tabular_comparison: pd.DataFrame, image_comparison: pd.DataFrame, lenet_variants: pd.DataFrame
 ) -> str:
     """The comparison and the metric tables (this run beside the study) as one Markdown document."""
-    return "\n".join([summary, "## Task 1: this run beside the study", "", markdown_table(tabular_comparison),
-                      "## Task 2: this run beside the study", "", markdown_table(image_comparison),
-                      "## LeNet variants (study Fig. 12)", "", markdown_table(lenet_variants)])  # fmt: skip
+    return "\n".join(
+        [
+            summary,
+            "## Task 1: this run beside the study",
+            "",
+            markdown_table(tabular_comparison),
+            "## Task 2: this run beside the study",
+            "",
+            markdown_table(image_comparison),
+            "## LeNet variants (study Fig. 12)",
+            "",
+            markdown_table(lenet_variants),
+        ]
+    )

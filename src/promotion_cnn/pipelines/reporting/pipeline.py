@@ -42,7 +42,6 @@ from .plots import (
     plot_training_history,
 )
 
-
 EDA = "params:reporting.eda"
 LABELS = "params:reporting.report.figure_labels"
 
@@ -51,21 +50,47 @@ def create_eda_pipeline() -> Pipeline:
     """The study's exploratory figures and the promotion-rate table, from the validated table."""
     return Pipeline(
         [
-            Node(plot_target_distribution, ["employees_validated", EDA], "promotion_distribution_figure",
-                 name="plot_target_distribution"),
-            Node(plot_target_correlation, ["employees_validated", EDA], "promotion_correlation_figure",
-                 name="plot_target_correlation"),
+            Node(
+                plot_target_distribution,
+                ["employees_validated", EDA],
+                "promotion_distribution_figure",
+                name="plot_target_distribution",
+            ),
+            Node(
+                plot_target_correlation,
+                ["employees_validated", EDA],
+                "promotion_correlation_figure",
+                name="plot_target_correlation",
+            ),
             Node(plot_numeric_pairs, ["employees_validated", EDA], "numeric_pairs_figure", name="plot_numeric_pairs"),
-            Node(plot_categorical_counts, ["employees_validated", EDA], "categorical_counts_figure",
-                 name="plot_categorical_counts"),
-            Node(tabulate_promotion_rates, ["employees_validated", EDA], "promotion_rates",
-                 name="tabulate_promotion_rates"),
-            Node(render_eda_section,
-                 ["employees_validated", "promotion_distribution_figure", "promotion_correlation_figure",
-                  "numeric_pairs_figure", "categorical_counts_figure", "promotion_rates", f"{LABELS}.eda"],
-                 "eda_section", name="render_eda_section"),
+            Node(
+                plot_categorical_counts,
+                ["employees_validated", EDA],
+                "categorical_counts_figure",
+                name="plot_categorical_counts",
+            ),
+            Node(
+                tabulate_promotion_rates,
+                ["employees_validated", EDA],
+                "promotion_rates",
+                name="tabulate_promotion_rates",
+            ),
+            Node(
+                render_eda_section,
+                [
+                    "employees_validated",
+                    "promotion_distribution_figure",
+                    "promotion_correlation_figure",
+                    "numeric_pairs_figure",
+                    "categorical_counts_figure",
+                    "promotion_rates",
+                    f"{LABELS}.eda",
+                ],
+                "eda_section",
+                name="render_eda_section",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 def create_tabular_template() -> Pipeline:
@@ -73,15 +98,19 @@ def create_tabular_template() -> Pipeline:
     return Pipeline(
         [
             Node(tabulate_variants, ["variant_scores", "selected_variant"], "variant_table", name="tabulate_variants"),
-            Node(plot_threshold_curve, ["threshold_curve", "threshold"], "threshold_figure",
-                 name="plot_threshold_curve"),
+            Node(
+                plot_threshold_curve, ["threshold_curve", "threshold"], "threshold_figure", name="plot_threshold_curve"
+            ),
             Node(plot_confusion_matrix, "confusion_matrix", "confusion_figure", name="plot_confusion_matrix"),
             Node(plot_roc_curve, ["roc_curve", "test_metrics"], "roc_figure", name="plot_roc_curve"),
-            Node(render_tabular_section,
-                 ["variant_table", "threshold", "test_metrics", "threshold_figure", "confusion_figure", "roc_figure"],
-                 "report_section", name="render_tabular_section"),
+            Node(
+                render_tabular_section,
+                ["variant_table", "threshold", "test_metrics", "threshold_figure", "confusion_figure", "roc_figure"],
+                "report_section",
+                name="render_tabular_section",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 def create_image_template() -> Pipeline:
@@ -89,10 +118,14 @@ def create_image_template() -> Pipeline:
     return Pipeline(
         [
             Node(plot_training_history, "history", "history_figure", name="plot_training_history"),
-            Node(render_image_section, ["history", "val_metrics", "model_summary", "history_figure"],
-                 "report_section", name="render_image_section"),
+            Node(
+                render_image_section,
+                ["history", "val_metrics", "model_summary", "history_figure"],
+                "report_section",
+                name="render_image_section",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 def create_comparison_pipeline() -> Pipeline:
@@ -105,38 +138,95 @@ def create_comparison_pipeline() -> Pipeline:
     sections |= {"recommender": "recommender_section"} | {name: f"{name}.report_section" for name in IMAGE_MODELS}
     return Pipeline(
         [
-            Node(compare_tabular_models,
-                 {"published": f"{published}.tabular", "comparison": comparison,
-                  **{family: f"{family}.test_metrics" for family in MODEL_FAMILIES}},
-                 "tabular_comparison", name="compare_tabular_models"),
+            Node(
+                compare_tabular_models,
+                {
+                    "published": f"{published}.tabular",
+                    "comparison": comparison,
+                    **{family: f"{family}.test_metrics" for family in MODEL_FAMILIES},
+                },
+                "tabular_comparison",
+                name="compare_tabular_models",
+            ),
             Node(tabulate_image_runs, val_metrics, "image_runs", name="tabulate_image_runs"),
-            Node(compare_image_models, {"published": f"{published}.image", "comparison": comparison, **val_metrics},
-                 "image_comparison", name="compare_image_models"),
-            Node(tabulate_lenet_variants, ["image_runs", f"{published}.image", "params:reporting.lenet_variants"],
-                 "lenet_variant_table", name="tabulate_lenet_variants"),
-            Node(plot_best_cnn_confusion, {"image_runs": "image_runs", **confusion}, "best_cnn_confusion_figure",
-                 name="plot_best_cnn_confusion"),
-            Node(tabulate_class_accuracy, {"image_runs": "image_runs", **confusion}, "best_cnn_class_accuracy",
-                 name="tabulate_class_accuracy"),
-            Node(render_image_overview,
-                 ["image_class_counts", "image_sample_grid_train", "image_sample_grid_val", "lenet_variant_table",
-                  "best_cnn_confusion_figure", "best_cnn_class_accuracy", f"{LABELS}.image"],
-                 "image_overview_section", name="render_image_overview"),
-            Node(render_recommender_section,
-                 ["best_tabular_model", "tabular_model_comparison", "fairness_audit", "permutation_importance",
-                  "params:fairness"], "recommender_section", name="render_recommender_section"),
-            Node(summarise_comparison, ["tabular_comparison", "image_comparison", comparison], "model_comparison",
-                 name="summarise_comparison"),
-            Node(render_markdown_report,
-                 ["model_comparison", "tabular_comparison", "image_comparison", "lenet_variant_table"],
-                 "study_report_markdown", name="render_markdown_report"),
-            Node(render_report,
-                 {"report": "params:reporting.report", "summary": "model_comparison",
-                  "tabular_comparison": "tabular_comparison", "image_comparison": "image_comparison",
-                  "eda": "eda_section", "image_overview": "image_overview_section", **sections},
-                 "study_report", name="render_report"),
+            Node(
+                compare_image_models,
+                {"published": f"{published}.image", "comparison": comparison, **val_metrics},
+                "image_comparison",
+                name="compare_image_models",
+            ),
+            Node(
+                tabulate_lenet_variants,
+                ["image_runs", f"{published}.image", "params:reporting.lenet_variants"],
+                "lenet_variant_table",
+                name="tabulate_lenet_variants",
+            ),
+            Node(
+                plot_best_cnn_confusion,
+                {"image_runs": "image_runs", **confusion},
+                "best_cnn_confusion_figure",
+                name="plot_best_cnn_confusion",
+            ),
+            Node(
+                tabulate_class_accuracy,
+                {"image_runs": "image_runs", **confusion},
+                "best_cnn_class_accuracy",
+                name="tabulate_class_accuracy",
+            ),
+            Node(
+                render_image_overview,
+                [
+                    "image_class_counts",
+                    "image_sample_grid_train",
+                    "image_sample_grid_val",
+                    "lenet_variant_table",
+                    "best_cnn_confusion_figure",
+                    "best_cnn_class_accuracy",
+                    f"{LABELS}.image",
+                ],
+                "image_overview_section",
+                name="render_image_overview",
+            ),
+            Node(
+                render_recommender_section,
+                [
+                    "best_tabular_model",
+                    "tabular_model_comparison",
+                    "fairness_audit",
+                    "permutation_importance",
+                    "params:fairness",
+                ],
+                "recommender_section",
+                name="render_recommender_section",
+            ),
+            Node(
+                summarise_comparison,
+                ["tabular_comparison", "image_comparison", comparison],
+                "model_comparison",
+                name="summarise_comparison",
+            ),
+            Node(
+                render_markdown_report,
+                ["model_comparison", "tabular_comparison", "image_comparison", "lenet_variant_table"],
+                "study_report_markdown",
+                name="render_markdown_report",
+            ),
+            Node(
+                render_report,
+                {
+                    "report": "params:reporting.report",
+                    "summary": "model_comparison",
+                    "tabular_comparison": "tabular_comparison",
+                    "image_comparison": "image_comparison",
+                    "eda": "eda_section",
+                    "image_overview": "image_overview_section",
+                    **sections,
+                },
+                "study_report",
+                name="render_report",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -41,8 +41,13 @@ def plot_target_distribution(employees: pd.DataFrame | None, eda: dict[str, Any]
     ax = fig.add_subplot()
     bars = ax.bar(["not promoted (0)", "promoted (1)"], counts.to_numpy(), color=[PALETTE[0], PALETTE[1]])
     for bar, count in zip(bars, counts, strict=True):
-        ax.annotate(f"{count:,} ({count / counts.sum():.1%})", (bar.get_x() + bar.get_width() / 2, count),
-                    ha="center", va="bottom", fontsize=9)  # fmt: skip
+        ax.annotate(
+            f"{count:,} ({count / counts.sum():.1%})",
+            (bar.get_x() + bar.get_width() / 2, count),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     ax.set(title=f"Distribution of {target}", ylabel="employees")
     return fig
 
@@ -122,8 +127,13 @@ def plot_threshold_curve(threshold_curve: pd.DataFrame | None, threshold: dict[s
     fig = Figure(figsize=(10, 4))
     left, right = fig.subplots(1, 2)
     left.plot(threshold_curve["recall"], threshold_curve["precision"], color=PALETTE[0])
-    left.scatter([at["recall"]], [at["precision"]], color="red", zorder=3,
-                 label=f"threshold {chosen:.3g}: P {at['precision']:.2f}, R {at['recall']:.2f}")  # fmt: skip
+    left.scatter(
+        [at["recall"]],
+        [at["precision"]],
+        color="red",
+        zorder=3,
+        label=f"threshold {chosen:.3g}: P {at['precision']:.2f}, R {at['recall']:.2f}",
+    )
     left.set(xlabel="recall", ylabel="precision", title="Precision-recall (training predictions)")
     left.legend(fontsize=8)
     for column in ("precision", "recall", "f1"):
@@ -149,8 +159,15 @@ def plot_confusion_matrix(matrix: pd.DataFrame | None) -> Figure:
     ax.set_yticks(range(n), [str(i) for i in table.index])
     for i in range(n):
         for j in range(table.shape[1]):
-            ax.text(j, i, f"{int(table.iat[i, j])}", ha="center", va="center", fontsize=8 if n > 2 else 11,
-                    color="white" if shares.iat[i, j] > 0.5 else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                f"{int(table.iat[i, j])}",
+                ha="center",
+                va="center",
+                fontsize=8 if n > 2 else 11,
+                color="white" if shares.iat[i, j] > 0.5 else "black",
+            )
     fig.colorbar(image, ax=ax, shrink=0.8, label="share of the actual class")
     ax.set(xlabel="predicted", ylabel="actual", title="Confusion matrix")
     fig.tight_layout()
@@ -183,8 +200,7 @@ def plot_training_history(history: pd.DataFrame | None) -> Figure:
         ax.set(xlabel="epoch", ylabel=metric)
         ax.legend(fontsize=8)
     best = history["val_accuracy"].idxmax()
-    left.set_title(f"Accuracy (best validation {history['val_accuracy'][best]:.3f} "
-                   f"at epoch {history['epoch'][best]})")  # fmt: skip
+    left.set_title(f"Accuracy (best validation {history['val_accuracy'][best]:.3f} at epoch {history['epoch'][best]})")
     right.set_title("Loss")
     fig.tight_layout()
     return fig

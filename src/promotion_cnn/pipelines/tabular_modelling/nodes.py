@@ -45,8 +45,16 @@ def _preprocessor(kind: str | None) -> list[tuple[str, BaseEstimator]]:
         return []
     if kind == "one_hot_scale":
         encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-        return [("encode", ColumnTransformer([("one_hot", encoder, make_column_selector(dtype_include="category"))],
-                                             remainder=StandardScaler(), verbose_feature_names_out=False))]
+        return [
+            (
+                "encode",
+                ColumnTransformer(
+                    [("one_hot", encoder, make_column_selector(dtype_include="category"))],
+                    remainder=StandardScaler(),
+                    verbose_feature_names_out=False,
+                ),
+            )
+        ]
     raise ValueError(f"preprocessing must be one of {PREPROCESSING}, got {kind!r}")
 
 
@@ -111,9 +119,14 @@ def _supports_oob(estimator: Pipeline) -> bool:
 
 
 def _fit_task(
-    estimator: Pipeline, x: pd.DataFrame, y: np.ndarray, held_out: np.ndarray | None, oob: bool, protocol: dict,
+    estimator: Pipeline,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    held_out: np.ndarray | None,
+    oob: bool,
+    protocol: dict,
     train_accuracy: bool = True,
-) -> dict:  # fmt: skip
+) -> dict:
     """Fit one variant on one fold (or on everything) and score it."""
     started = time.perf_counter()
     train = np.ones(len(y), bool) if held_out is None else ~held_out
@@ -200,13 +213,17 @@ def evaluate_variants(
     sample = family.get("selection_sample")
     sampled = bool(cross_validate and sample and sample < len(y))
     if sampled:  # rank the variants on a seeded stratified sample; the winner is cross-validated on all rows later
-        rows, _ = train_test_split(np.arange(len(y)), train_size=sample, stratify=y, random_state=protocol["random_state"])
+        rows, _ = train_test_split(
+            np.arange(len(y)), train_size=sample, stratify=y, random_state=protocol["random_state"]
+        )
         x, y = x.iloc[np.sort(rows)].reset_index(drop=True), y[np.sort(rows)]
     masks = _fold_masks(y, protocol) if cross_validate else [None]
     tasks = []
     for variant in family["variants"]:
-        oob = cross_validate and protocol.get("use_out_of_bag", True) and _supports_oob(
-            build_estimator(family, variant, reducer)
+        oob = (
+            cross_validate
+            and protocol.get("use_out_of_bag", True)
+            and _supports_oob(build_estimator(family, variant, reducer))
         )
         tasks += [(variant, None, True)] if oob else [(variant, mask, False) for mask in masks]
     logger.info("%d fits for %d variants on %d rows", len(tasks), len(family["variants"]), len(y))
@@ -343,9 +360,15 @@ def evaluate_model(
         "n_test": int(len(y)),
     }
     logger.info("Test metrics: %s", {k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
-    matrix = pd.DataFrame(
-        confusion_matrix(y, predicted, labels=[0, 1]), index=["actual_0", "actual_1"], columns=["predicted_0", "predicted_1"]
-    ).rename_axis("actual").reset_index()
+    matrix = (
+        pd.DataFrame(
+            confusion_matrix(y, predicted, labels=[0, 1]),
+            index=["actual_0", "actual_1"],
+            columns=["predicted_0", "predicted_1"],
+        )
+        .rename_axis("actual")
+        .reset_index()
+    )
     fpr, tpr, roc_thresholds = roc_curve(y, scores)
     roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": roc_thresholds})
     precision, recall, pr_thresholds = precision_recall_curve(y, scores)

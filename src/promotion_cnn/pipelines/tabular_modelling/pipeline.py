@@ -30,28 +30,63 @@ def create_template() -> Pipeline:
     """The generic template; ``params:family`` holds the estimator and its variants."""
     return Pipeline(
         [
-            Node(evaluate_variants,
-                 ["features_train", "target_train", "feature_reducer", "params:family", "params:tabular_protocol"],
-                 ["variant_scores", "oof_scores", "fitted_variants"], name="evaluate_variants"),
-            Node(select_variant, ["variant_scores", "params:tabular_protocol"], "selected_variant",
-                 name="select_variant"),
-            Node(fit_selected_model,
-                 ["features_train", "target_train", "feature_reducer", "params:family", "selected_variant",
-                  "fitted_variants", "oof_scores", "params:tabular_protocol"],
-                 ["model", "selected_oof_scores"], name="fit_selected_model"),
-            Node(tune_threshold,
-                 ["model", "features_train", "target_train", "selected_oof_scores", "params:tabular_protocol",
-                  "params:family.threshold"],
-                 ["threshold", "threshold_curve"], name="tune_threshold"),
-            Node(evaluate_model, ["model", "threshold", "features_test", "target_test", "selected_variant"],
-                 ["test_metrics", "confusion_matrix", "roc_curve", "pr_curve", "test_scores"], name="evaluate_model"),
-            Node(audit_fairness, ["test_scores", "target_test", "employees_validated", "params:fairness"],
-                 "fairness_audit", name="audit_fairness"),
-            Node(describe_candidate,
-                 ["model", "threshold", "selected_variant", "variant_scores", "test_metrics", "features_train"],
-                 "candidate", name="describe_candidate"),
+            Node(
+                evaluate_variants,
+                ["features_train", "target_train", "feature_reducer", "params:family", "params:tabular_protocol"],
+                ["variant_scores", "oof_scores", "fitted_variants"],
+                name="evaluate_variants",
+            ),
+            Node(
+                select_variant, ["variant_scores", "params:tabular_protocol"], "selected_variant", name="select_variant"
+            ),
+            Node(
+                fit_selected_model,
+                [
+                    "features_train",
+                    "target_train",
+                    "feature_reducer",
+                    "params:family",
+                    "selected_variant",
+                    "fitted_variants",
+                    "oof_scores",
+                    "params:tabular_protocol",
+                ],
+                ["model", "selected_oof_scores"],
+                name="fit_selected_model",
+            ),
+            Node(
+                tune_threshold,
+                [
+                    "model",
+                    "features_train",
+                    "target_train",
+                    "selected_oof_scores",
+                    "params:tabular_protocol",
+                    "params:family.threshold",
+                ],
+                ["threshold", "threshold_curve"],
+                name="tune_threshold",
+            ),
+            Node(
+                evaluate_model,
+                ["model", "threshold", "features_test", "target_test", "selected_variant"],
+                ["test_metrics", "confusion_matrix", "roc_curve", "pr_curve", "test_scores"],
+                name="evaluate_model",
+            ),
+            Node(
+                audit_fairness,
+                ["test_scores", "target_test", "employees_validated", "params:fairness"],
+                "fairness_audit",
+                name="audit_fairness",
+            ),
+            Node(
+                describe_candidate,
+                ["model", "threshold", "selected_variant", "variant_scores", "test_metrics", "features_train"],
+                "candidate",
+                name="describe_candidate",
+            ),
         ]
-    )  # fmt: skip
+    )
 
 
 def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline:
@@ -64,11 +99,15 @@ def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline
         namespace=family,
         inputs={name: feature_set_dataset(features, name) for name in SPLIT_DATASETS}
         | {"feature_reducer": "feature_reducer", "employees_validated": "employees_validated"},
-        parameters={"params:tabular_protocol": "params:tabular_protocol", "params:family": f"params:{family}",
-                    "params:family.threshold": f"params:{family}.threshold", "params:fairness": "params:fairness"},
+        parameters={
+            "params:tabular_protocol": "params:tabular_protocol",
+            "params:family": f"params:{family}",
+            "params:family.threshold": f"params:{family}.threshold",
+            "params:fairness": "params:fairness",
+        },
         outputs={name: f"{name}_{family}" for name in CROSS_FAMILY_OUTPUTS if candidate or name != "candidate"},
         tags=["tabular", family],
-    )  # fmt: skip
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -77,16 +116,30 @@ def create_pipeline(**kwargs) -> Pipeline:
     families = sum((_family_pipeline(template, f, features) for f, features in MODEL_FAMILIES.items()), Pipeline([]))
     recommender = Pipeline(
         [
-            Node(combine_family_tables, {f: f"fairness_audit_{f}" for f in MODEL_FAMILIES}, "fairness_audit",
-                 name="combine_fairness_audits"),
-            Node(select_recommender,
-                 {"protocol": "params:tabular_protocol", **{f: f"candidate_{f}" for f in RECOMMENDER_CANDIDATES}},
-                 ["recommender", "best_tabular_model", "tabular_model_comparison"], name="select_recommender"),
-            Node(explain_recommender,
-                 ["recommender", feature_set_dataset(FULL_FEATURES, "features_test"),
-                  feature_set_dataset(FULL_FEATURES, "target_test"), "params:permutation_importance"],
-                 "permutation_importance", name="explain_recommender"),
+            Node(
+                combine_family_tables,
+                {f: f"fairness_audit_{f}" for f in MODEL_FAMILIES},
+                "fairness_audit",
+                name="combine_fairness_audits",
+            ),
+            Node(
+                select_recommender,
+                {"protocol": "params:tabular_protocol", **{f: f"candidate_{f}" for f in RECOMMENDER_CANDIDATES}},
+                ["recommender", "best_tabular_model", "tabular_model_comparison"],
+                name="select_recommender",
+            ),
+            Node(
+                explain_recommender,
+                [
+                    "recommender",
+                    feature_set_dataset(FULL_FEATURES, "features_test"),
+                    feature_set_dataset(FULL_FEATURES, "target_test"),
+                    "params:permutation_importance",
+                ],
+                "permutation_importance",
+                name="explain_recommender",
+            ),
         ],
         tags=["tabular", "recommender"],
-    )  # fmt: skip
+    )
     return families + recommender

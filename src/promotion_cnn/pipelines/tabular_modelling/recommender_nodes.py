@@ -31,11 +31,23 @@ def audit_fairness(
     attribute, reference = fairness["attribute"], fairness["reference_group"]
     if attribute not in employees.columns:
         logger.warning("fairness audit: the table has no '%s' column, no audit possible", attribute)
-        return pd.DataFrame(columns=["group", "n", "n_promoted", "selection_rate", "recall", "disparate_impact",
-                                     "recall_difference", "flagged"])  # fmt: skip
+        return pd.DataFrame(
+            columns=[
+                "group",
+                "n",
+                "n_promoted",
+                "selection_rate",
+                "recall",
+                "disparate_impact",
+                "recall_difference",
+                "flagged",
+            ]
+        )
     missing = test_scores.index.difference(employees.index)
     if len(missing):
-        raise ValueError(f"fairness audit: {len(missing)} test row label(s) not in the validated table, e.g. {list(missing[:3])}")
+        raise ValueError(
+            f"fairness audit: {len(missing)} test row label(s) not in the validated table, e.g. {list(missing[:3])}"
+        )
     groups = employees.loc[test_scores.index, attribute].astype("str").fillna("missing").to_numpy()
     actual = target_test.iloc[:, 0].to_numpy().astype(bool)
     chosen = test_scores["recommended"].to_numpy(bool)
@@ -43,16 +55,20 @@ def audit_fairness(
     for group in sorted(set(groups)):
         member = groups == group
         positives = member & actual
-        rows.append({
-            "group": group,
-            "n": int(member.sum()),
-            "n_promoted": int(positives.sum()),
-            "selection_rate": float(chosen[member].mean()),
-            "recall": float(chosen[positives].mean()) if positives.any() else float("nan"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "group": group,
+                "n": int(member.sum()),
+                "n_promoted": int(positives.sum()),
+                "selection_rate": float(chosen[member].mean()),
+                "recall": float(chosen[positives].mean()) if positives.any() else float("nan"),
+            }
+        )
     table = pd.DataFrame(rows)
     if reference not in set(table.group):
-        raise ValueError(f"fairness audit: reference group {reference!r} not among {attribute} values {list(table.group)}")
+        raise ValueError(
+            f"fairness audit: reference group {reference!r} not among {attribute} values {list(table.group)}"
+        )
     base = table.set_index("group").loc[reference]
     table["disparate_impact"] = table.selection_rate / base.selection_rate if base.selection_rate > 0 else np.nan
     table["recall_difference"] = table.recall - base.recall
@@ -60,8 +76,13 @@ def audit_fairness(
     table["flagged"] = ~table.disparate_impact.between(low, high)
     flagged = table[table.flagged]
     if not flagged.empty:
-        logger.warning("Disparate impact outside [%s, %s] for %s: %s", low, high, attribute,
-                       dict(zip(flagged.group, flagged.disparate_impact.round(3))))  # fmt: skip
+        logger.warning(
+            "Disparate impact outside [%s, %s] for %s: %s",
+            low,
+            high,
+            attribute,
+            dict(zip(flagged.group, flagged.disparate_impact.round(3))),
+        )
     return table
 
 
@@ -91,8 +112,9 @@ def describe_candidate(
         "feature_columns": list(map(str, features_train.columns)),
         "categories": {
             str(c): [str(v) for v in features_train[c].cat.categories]
-            for c in features_train.columns if isinstance(features_train[c].dtype, pd.CategoricalDtype)
-        },  # fmt: skip
+            for c in features_train.columns
+            if isinstance(features_train[c].dtype, pd.CategoricalDtype)
+        },
         "dtypes": {str(c): str(t) for c, t in features_train.dtypes.items()},
     }
 
@@ -110,9 +132,15 @@ def select_recommender(
     for family, candidate in candidates.items():
         if metric not in candidate["cv"]:
             raise ValueError(f"selection_metric {metric!r} not scored for family {family!r}: set cv_folds >= 2")
-        rows.append({"family": family, "variant": candidate["variant"], **candidate["cv"],
-                     "threshold": candidate["threshold"]["threshold"],
-                     **{f"test_{k}": candidate["test_metrics"][k] for k in ("precision", "recall", "f1", "roc_auc")}})  # fmt: skip
+        rows.append(
+            {
+                "family": family,
+                "variant": candidate["variant"],
+                **candidate["cv"],
+                "threshold": candidate["threshold"]["threshold"],
+                **{f"test_{k}": candidate["test_metrics"][k] for k in ("precision", "recall", "f1", "roc_auc")},
+            }
+        )
     comparison = pd.DataFrame(rows)
     best_family = str(comparison.loc[comparison[metric].idxmax(), "family"])
     best = candidates[best_family]
@@ -146,11 +174,16 @@ def explain_recommender(
             random_state=explanation["random_state"],
             n_jobs=explanation.get("n_jobs", 1),
         )
-    table = pd.DataFrame({
-        "feature": recommender["feature_columns"],
-        "importance_mean": result.importances_mean,
-        "importance_std": result.importances_std,
-    }).sort_values("importance_mean", ascending=False, ignore_index=True)  # fmt: skip
-    logger.info("Permutation importance (%s): %s", explanation["scoring"],
-                dict(zip(table.feature, table.importance_mean.round(4))))  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "feature": recommender["feature_columns"],
+            "importance_mean": result.importances_mean,
+            "importance_std": result.importances_std,
+        }
+    ).sort_values("importance_mean", ascending=False, ignore_index=True)
+    logger.info(
+        "Permutation importance (%s): %s",
+        explanation["scoring"],
+        dict(zip(table.feature, table.importance_mean.round(4))),
+    )
     return table
