@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from promotion_cnn.datasets import generate_employees
@@ -50,6 +54,10 @@ def _versions(project: Path) -> list[Path]:
     return sorted((project / "data").glob("**/*.json/*")) + sorted((project / "data").glob("**/*.pkl/*"))
 
 
+def _rows(project: Path, path: str) -> int:
+    return pq.ParquetFile(project / "data" / path).metadata.num_rows
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     project = _copy_project(tmp_path_factory.mktemp("clone") / "promotion_cnn")
@@ -79,8 +87,12 @@ def test_fresh_run_writes_models_and_metrics(project):
         ),
         (lambda t: t.iloc[0:0], "the table is empty"),
         (lambda t: t.assign(is_promoted=t.is_promoted.replace(1, 2)), r"target column 'is_promoted' must be 0/1"),
+        (
+            lambda t: t.assign(education=t.education.where(t.index != 5, "PhD")),
+            r"column 'education' has level\(s\) \['PhD'\] not in the ordinal map",
+        ),
     ],
-    ids=["missing-column", "non-numeric", "empty", "bad-target"],
+    ids=["missing-column", "non-numeric", "empty", "bad-target", "unknown-level"],
 )
 def test_bad_table_stops_the_run_naming_file_and_column(project, tmp_path, corruption, message):
     bad_csv = tmp_path / "employees.csv"
@@ -88,12 +100,14 @@ def test_bad_table_stops_the_run_naming_file_and_column(project, tmp_path, corru
     env_dir = project / "conf" / f"bad_{tmp_path.name}"
     env_dir.mkdir()
     (env_dir / "catalog.yml").write_text(f"employees_raw:\n  type: pandas.CSVDataset\n  filepath: {bad_csv}\n")
-    before = _versions(project)
+    before, rows = _versions(project), _rows(project, "02_intermediate/employees_validated.parquet")
     result = _kedro(project, "--env", env_dir.name, "--params", FAST)
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0
     assert str(bad_csv) in output and re.search(message, output), output[-2000:]
-    assert _versions(project) == before
+    assert _versions(project) == before  # nothing of the failed run is left, intermediates included
+    assert _rows(project, "02_intermediate/employees_validated.parquet") == rows == 1500
+    assert not list((project / "data/.runs").glob("*/journal.json"))
 
 
 def test_failed_run_keeps_no_partial_versions(project):
@@ -101,7 +115,7 @@ def test_failed_run_keeps_no_partial_versions(project):
     result = _kedro(project, "--params", FAST + ",svm.threshold.method=bogus")
     output = " ".join((result.stdout + result.stderr).split())
     assert result.returncode != 0 and "threshold method must be" in output
-    assert "removed its partial output version" in output
+    assert "Run failed: rolled back its" in output
     assert _versions(project) == before
 
 
@@ -110,9 +124,64 @@ def test_scoring_after_modelling_writes_ranked_recommendations(project):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (csv,) = (project / "data/07_model_output/promotion_scoring/promotion_recommendations.csv").glob("*/*.csv")
     recommendations = pd.read_csv(csv)
-    assert recommendations.columns.tolist() == ["employee_id", "probability", "recommended", "rank"]
+    assert recommendations.columns.tolist() == [
+        "employee_id",
+        "probability",
+        "recommended",
+        "rank",
+        "model",
+        "model_version",
+    ]
+    (recommender,) = (project / "data/06_models/recommender.pkl").glob("*/")
+    assert (recommendations.model_version == recommender.name).all()  # the file it was scored with
     assert len(recommendations) == 2000 and recommendations["rank"].tolist() == list(range(1, 2001))
     (summary,) = (project / "data/08_reporting/promotion_recommendation_summary.csv").glob("*/*.csv")
     assert pd.read_csv(summary).set_index("department").loc["all", "n_employees"] == 2000
     best = json.loads(next((project / "data/08_reporting/best_tabular_model.json").glob("*/*.json")).read_text())
     assert best["family"] in {"hist_gradient_boosting", "logistic_regression"}
+    assert best["version"] == recommender.name
+    assert recommendations.model.iat[0].startswith(best["family"] + "/")
+
+
+def test_killed_run_is_rolled_back_before_anything_reads_it(project):
+    """SIGKILL mid-node leaves partial outputs on disk; the next run rolls them back before it loads anything."""
+    (recommender,) = (project / "data/06_models/recommender.pkl").glob("*/")
+    before, validated = _versions(project), "02_intermediate/employees_validated.parquet"
+    env_dir = project / "conf" / "killed"
+    env_dir.mkdir()
+    other_table = SMALL_TABLE.replace("n_rows: 1500", "n_rows: 1000")
+    (env_dir / "catalog.yml").write_text(other_table)
+    slow = FAST.replace("base_params.n_estimators=40", "base_params.n_estimators=5000")  # minutes of forest fits
+    command = [sys.executable, "-m", "kedro", "run", "--pipeline", "tabular_modelling", "--env", "killed"]
+    env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"}
+    run = subprocess.Popen(
+        [*command, "--params", slow],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not list((project / "data/06_models/feature_reducer.pkl").glob("*/")) or len(before) == len(
+            _versions(project)
+        ):
+            assert run.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+            time.sleep(0.1)
+        while _rows(project, validated) != 1000:  # the new intermediate has replaced the good run's
+            time.sleep(0.1)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL
+    assert _versions(project) != before and list((project / "data/.runs").glob("*/journal.json"))
+
+    result = _kedro(project, pipeline="promotion_scoring")  # a consumer run, in the default environment
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 0, output[-3000:]
+    assert "did not finish: rolled back its" in output
+    assert _versions(project) == before and _rows(project, validated) == 1500
+    assert not list((project / "data/.runs").glob("*/journal.json"))
+    latest = sorted((project / "data/07_model_output/promotion_scoring/promotion_recommendations.csv").glob("*/*.csv"))
+    assert (pd.read_csv(latest[-1]).model_version == recommender.name).all()

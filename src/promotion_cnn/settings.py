@@ -6,18 +6,20 @@ import warnings
 from kedro.config import OmegaConfigLoader
 
 from promotion_cnn.datasets.optional import OptionalInputsHook
-from promotion_cnn.hooks import DataSourceHook, RollbackVersionsHook
+from promotion_cnn.hooks import DataSourceHook
+from promotion_cnn.runs import RunJournalHook
 
 # No network here and no consent asked: telemetry stays off unless a user opts in (see also .telemetry).
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates; nothing for users to act on.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
 
+# RunJournalHook: a run's outputs count only when it succeeds (docs/architecture.md, "Runs are all-or-nothing").
 # OptionalInputsHook: the report lists missing parts instead of failing when a pipeline has not run yet,
 # and image_prediction chooses among the image models that have been trained.
 HOOKS = (
     DataSourceHook(),
-    RollbackVersionsHook(),
+    RunJournalHook(),
     OptionalInputsHook(tag="reporting"),
     OptionalInputsHook(tag="image_model_selection"),
 )

@@ -1,7 +1,9 @@
-"""Custom Kedro datasets: embedded default data the project generates itself, image folders, optional inputs."""
+"""Custom Kedro datasets: embedded default data the project generates itself, image folders, optional inputs,
+self-describing model artifacts."""
 
 from .digits_images import DigitsImageFolderDataset, write_digits_folder
 from .image_folder import ImageFileListDataset, ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
+from .model_artifacts import ImageModelDataset, StampedJSONDataset, StampedPickleDataset
 from .optional import OptionalDataset, OptionalInputsHook
 from .synthetic_employees import SyntheticEmployeesDataset, generate_employees
 
@@ -9,8 +11,11 @@ __all__ = [
     "DigitsImageFolderDataset",
     "ImageFileListDataset",
     "ImageFolderDataset",
+    "ImageModelDataset",
     "OptionalDataset",
     "OptionalInputsHook",
+    "StampedJSONDataset",
+    "StampedPickleDataset",
     "SyntheticEmployeesDataset",
     "generate_employees",
     "index_image_folder",

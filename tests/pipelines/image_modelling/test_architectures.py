@@ -39,7 +39,7 @@ def test_variants_change_only_what_their_name_says(parameters: dict) -> None:
     assert parameters["lenet_dropout"]["layers"] == {**lenet["layers"], "dropout": 0.5}
     assert parameters["alexnet_25_epochs"]["layers"] == parameters["alexnet"]["layers"]
     kernel_2 = build(parameters["lenet_kernel_2"])
-    assert kernel_2.layers[0].kernel_size == (2, 2)
+    assert kernel_2.layers[1].kernel_size == (2, 2)  # after the input's rescaling
     dropout = build(parameters["lenet_dropout"])
     assert [type(layer).__name__ for layer in dropout.layers][-2:] == ["Dropout", "Dense"]
     assert dropout.count_params() == STUDY_PARAMETER_COUNTS["lenet"]
@@ -79,6 +79,8 @@ def test_output_stays_float32_under_mixed_precision() -> None:
 
     for name, size in {"lenet": 32, "resnet": 32}.items():
         network = build_architecture(name, size, 10, precision="mixed_bfloat16")
-        assert network.layers[1].compute_dtype == "bfloat16" and network.layers[-1].compute_dtype == "float32"
+        convolutions = [layer for layer in network.layers if isinstance(layer, keras.layers.Conv2D)]
+        assert convolutions[0].compute_dtype == "bfloat16" and network.layers[-1].compute_dtype == "float32"
+        assert network.get_layer("rescale").compute_dtype == "float32"  # raw pixels scaled in full precision
         assert network(np.zeros((1, size, size, 3))).dtype == "float32"
         assert keras.config.dtype_policy().name == "float32"  # the global policy is restored

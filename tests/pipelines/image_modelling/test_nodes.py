@@ -69,6 +69,8 @@ def test_train_and_evaluate(tiny_manifest, tiny_class_counts, tiny_lenet, traini
     assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)
     assert metrics["val_loss"] == pytest.approx(history["val_loss"].iloc[-1], rel=1e-4)
     assert metrics["n_params"] == network.count_params() and metrics["image_size"] == 16
+    assert trained["classes"] == metrics["classes"] and trained["eval_image_size"] == 16
+    assert metrics["model_version"] == "unsaved"  # not saved through the catalog here
     assert list(matrix.columns) == ["actual", *class_names(tiny_manifest)]
     counts = matrix.set_index("actual")
     assert counts.to_numpy().sum() == 40 and (counts.sum(axis=1) == 4).all()
@@ -101,7 +103,8 @@ def test_images_are_decoded_once_per_input_size(tiny_manifest: pd.DataFrame, mon
         for _ in range(2):  # two epochs
             images = np.concatenate([x.numpy() for x, _ in data])
     assert decoded == [12] * 10
-    assert images.shape == (10, 12, 12, 3) and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 1
+    assert images.shape == (10, 12, 12, 3) and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 255
+    assert images.max() > 1  # raw pixel values: the models rescale
     list(input_pipeline.make_dataset(paths, labels, 14, 4))
     assert decoded.count(14) == 10  # another input size: decoded (once) again
     input_pipeline.clear_decoded_cache()

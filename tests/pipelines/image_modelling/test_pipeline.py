@@ -78,7 +78,7 @@ def test_catalog_factories_give_each_namespace_its_own_files(project_root: Path,
         for output in (*OUTPUTS, "train_timing"):
             dataset = catalog.get(f"{name}.{output}")
             assert f"/{name}/{output}" in str(dataset._describe()["filepath"]), (name, output)
-    assert type(catalog.get("lenet.trained_model")).__name__ == "TensorFlowModelDataset"
+    assert type(catalog.get("lenet.trained_model")).__name__ == "ImageModelDataset"
     assert type(catalog.get("image_samples_val")).__name__ == "MatplotlibDataset"
 
 
@@ -104,7 +104,10 @@ def test_whole_image_pipeline_runs_on_tiny_images(
         history = catalog.load(f"{name}.history")
         assert list(history.columns[:5]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
         assert catalog.load(f"{name}.val_confusion_matrix").drop(columns="actual").to_numpy().sum() == 20
-        assert catalog.load(f"{name}.trained_model").count_params() == metrics["n_params"]
+        artifact = catalog.load(f"{name}.trained_model")  # the model describes itself, and the metrics name it
+        assert artifact["model"].count_params() == metrics["n_params"]
+        assert artifact["version"] == metrics["model_version"] and artifact["classes"] == metrics["classes"]
+        assert artifact["model"].get_layer("rescale").scale == 1 / 255  # preprocessing travels with the model
         assert f"Total params: {metrics['n_params']:,}" in catalog.load(f"{name}.model_summary")
     assert catalog.load("lenet_batch_8.val_metrics")["batch_size"] == 8
 

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.io import DatasetError
+from kedro.io import DatasetError, Version
 from kedro_datasets.partitions import PartitionedDataset
-from kedro_datasets.tensorflow import TensorFlowModelDataset
 
-from promotion_cnn.datasets import ImageFileListDataset, write_digits_folder
+from promotion_cnn.datasets import ImageFileListDataset, ImageModelDataset, write_digits_folder
 from promotion_cnn.pipelines.image_prediction.nodes import PREDICTION_COLUMNS, predict_images, select_image_model
 
 PROJECT = Path(__file__).resolve().parents[3]
 METRICS = {
-    "lenet": {"val_accuracy": 0.6, "classes": ["a", "b"], "image_size": 32},
-    "resnet": {"val_accuracy": 0.9, "classes": ["a", "b"], "image_size": 64},
+    "lenet": {"val_accuracy": 0.6, "classes": ["a", "b"], "image_size": 32, "model_version": "v1"},
+    "resnet": {"val_accuracy": 0.9, "classes": ["a", "b"], "image_size": 64, "model_version": "v2"},
     "alexnet": None,
 }
+OLD, NEW = "2026-01-01T00.00.00.000Z", "2026-02-01T00.00.00.000Z"
 
 
 def test_best_or_named_model_is_selected_among_the_trained_ones() -> None:
     assert select_image_model({"model": "best"}, **METRICS)["model"] == "resnet"
     chosen = select_image_model({"model": "lenet"}, **METRICS)
-    assert chosen == {"model": "lenet", "val_accuracy": 0.6, "classes": ["a", "b"], "image_size": 32}
+    assert chosen == {"model": "lenet", "model_version": "v1", "val_accuracy": 0.6}
+    with pytest.raises(ValueError, match="name no model version"):
+        select_image_model({"model": "lenet"}, lenet={"val_accuracy": 0.6})
     with pytest.raises(ValueError, match="'alexnet', which has not been trained yet"):
         select_image_model({"model": "alexnet"}, **METRICS)
     with pytest.raises(ValueError, match="'vgg', which is not an image model"):
@@ -55,26 +60,33 @@ def saved_models(tmp_path_factory) -> PartitionedDataset:
     import keras
 
     root = tmp_path_factory.mktemp("models")
-    for version, bias in (("2026-01-01T00.00.00.000Z", 0.0), ("2026-02-01T00.00.00.000Z", 5.0)):
+    for version, answer in ((OLD, 7), (NEW, 3)):  # the older one says "7", the newer one "3"
         model = keras.Sequential(
             [keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
         )
-        model.layers[-1].set_weights([np.zeros((768, 10)), np.eye(10)[3] * bias])  # the newer one says "3"
-        TensorFlowModelDataset(
-            filepath=str(root / "tiny" / "trained_model.keras" / version / "trained_model.keras")
-        ).save(model)
-    return PartitionedDataset(path=str(root), dataset="tensorflow.TensorFlowModelDataset", filename_suffix=".keras")
+        model.layers[-1].set_weights([np.zeros((768, 10)), np.eye(10)[answer] * 5.0])
+        ImageModelDataset(filepath=str(root / "tiny" / "trained_model.keras"), version=Version(None, version)).save(
+            {"model": model, "classes": [f"digit_{d}" for d in range(10)], "image_size": 16, "eval_image_size": 16}
+        )
+    return PartitionedDataset(
+        path=str(root), dataset="promotion_cnn.datasets.ImageModelDataset", filename_suffix=".keras"
+    )
 
 
 def test_every_file_gets_a_row_and_unreadable_ones_a_problem(new_images: Path, saved_models, caplog) -> None:
     files = ImageFileListDataset(str(new_images)).load()
-    selected = {"model": "tiny", "classes": [f"digit_{d}" for d in range(10)], "image_size": 16, "val_accuracy": 1.0}
+    selected = {"model": "tiny", "model_version": OLD, "val_accuracy": 1.0}
     table = predict_images(files, saved_models.load(), selected, {"top_k": 3, "batch_size": 8})
     assert list(table.columns) == PREDICTION_COLUMNS and len(table) == len(files) == 22
     bad = table.set_index("file").loc[["broken.png", "notes.txt"]]
     assert bad["predicted_class"].isna().all() and bad["problem"].str.contains("truncated|not an image").all()
     good = table[table["problem"].isna()]
-    assert len(good) == 20 and (good["predicted_class"] == "digit_3").all()  # the latest version was used
+    assert len(good) == 20 and (good["predicted_class"] == "digit_7").all()  # the selected version, not the latest
+    assert (table["model_version"] == OLD).all()
+    newer = predict_images(
+        files, saved_models.load(), {**selected, "model_version": NEW}, {"top_k": 1, "batch_size": 8}
+    )
+    assert (newer.dropna(subset="predicted_class")["predicted_class"] == "digit_3").all()
     assert good["probability"].between(0, 1).all() and good["top_classes"].str.count(r"\(").eq(3).all()
     assert (good["model"] == "tiny").all() and "broken.png" in caplog.text and "notes.txt" in caplog.text
 
@@ -85,11 +97,13 @@ def test_empty_or_missing_folder_and_unsaved_model_are_named(tmp_path: Path, new
         predict_images(ImageFileListDataset(str(tmp_path / "empty")).load(), {}, {}, {"top_k": 3, "batch_size": 8})
     with pytest.raises(DatasetError, match="'.*nowhere' does not exist"):
         ImageFileListDataset(str(tmp_path / "nowhere")).load()
-    selected = {"model": "resnet", "classes": ["a"], "image_size": 16, "val_accuracy": 1.0}
-    with pytest.raises(ValueError, match="No saved 'resnet' model"):
-        predict_images(
-            ImageFileListDataset(str(new_images)).load(), saved_models.load(), selected, {"top_k": 3, "batch_size": 8}
-        )
+    files = ImageFileListDataset(str(new_images)).load()
+    for selected, message in (
+        ({"model": "resnet", "model_version": NEW}, "No saved 'resnet' model of version"),
+        ({"model": "tiny", "model_version": "2025-01-01T00.00.00.000Z"}, rf"saved versions: \['{OLD}', '{NEW}'\]"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            predict_images(files, saved_models.load(), {**selected, "val_accuracy": 1.0}, {"top_k": 3, "batch_size": 8})
 
 
 def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
@@ -131,3 +145,56 @@ def test_cli_predicts_after_training_and_explains_when_nothing_is_trained(tmp_pa
     table = pd.read_csv(next((project / "data/07_model_output/image_predictions.csv").glob("*/image_predictions.csv")))
     assert len(table) == 100 and (table["model"] == "resnet").all() and table["problem"].isna().all()  # 10 per digit
     assert table["predicted_class"].str.startswith("digit_").all()
+    (resnet,) = (project / "data/06_models/resnet/trained_model.keras").glob("*/")
+    assert (table["model_version"] == resnet.name).all()
+
+
+def _versions(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.glob("*/"))
+
+
+def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(tmp_path: Path) -> None:
+    """Train lenet twice, kill a third training mid-epoch: prediction uses, and names, the second run's model."""
+    project = tmp_path / "project"
+    ignore = (".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs")
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(*ignore))
+    quick = ["--env", "quick", "--pipeline"]
+    for step in (
+        ["data_processing", "--tags", "image", "--params", "image_validation.max_images_per_class=4"],
+        ["image_modelling", "--namespaces", "lenet"],
+        ["image_modelling", "--namespaces", "lenet"],
+    ):
+        trained = _kedro(project, *quick, *step)
+        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
+    models = project / "data/06_models/lenet/trained_model.keras"
+    summaries = project / "data/08_reporting/lenet/model_summary.txt"
+    first, second = _versions(models)
+    command = [sys.executable, "-m", "kedro", "run", *quick, "image_modelling", "--namespaces", "lenet"]
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
+    crashed = subprocess.Popen(
+        [*command, "--params", "image_training.epochs=100000"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while len(_versions(summaries)) < 3:  # the summary is saved before training starts
+            assert crashed.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+            time.sleep(0.1)
+        time.sleep(2)  # mid-training
+    finally:
+        os.killpg(crashed.pid, signal.SIGKILL)
+        crashed.wait(timeout=60)
+    assert len(_versions(summaries)) == 3  # the killed run's partial output is on disk ...
+
+    result = _kedro(project, *quick, "image_prediction", "--params", "image_prediction.model=lenet")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "did not finish: rolled back" in output and len(_versions(summaries)) == 2  # ... until the next run
+    metrics = json.loads(next((project / "data/08_reporting/lenet/val_metrics.json").glob(f"{second}/*")).read_text())
+    assert metrics["model_version"] == second and f"version {second} (validation accuracy" in output
+    table = pd.read_csv(next((project / "data/07_model_output/image_predictions.csv").glob("*/image_predictions.csv")))
+    assert (table["model"] == "lenet").all() and (table["model_version"] == second).all() and first != second

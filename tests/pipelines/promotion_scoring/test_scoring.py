@@ -71,7 +71,9 @@ def scored(recommender, project_params, score):
 
 def test_recommendations_are_ranked_and_thresholded(scored, recommender):
     table = scored["promotion_recommendations"]
-    assert table.columns.tolist() == ["employee_id", "probability", "recommended", "rank"]
+    assert table.columns.tolist() == ["employee_id", "probability", "recommended", "rank", "model", "model_version"]
+    assert (table.model == f"{recommender['family']}/{recommender['variant']}").all()
+    assert (table.model_version == "unsaved").all()  # in memory here; tests/test_fresh_clone.py checks saved runs
     assert len(table) == 300 and table.employee_id.is_unique and set(table.employee_id) == set(_to_score().employee_id)
     assert table["rank"].tolist() == list(range(1, 301)) and table.probability.is_monotonic_decreasing
     assert ((table.probability >= recommender["threshold"]["threshold"]) == table.recommended).all()

@@ -4,13 +4,20 @@ With the study's settings (``conf/base/parameters_image_modelling.yml``) and 10 
 simple CNN at 200x200 has 8,708,466 parameters (Appendix F), LeNet at 32x32 81,302
 (Appendix G), AlexNet at 227x227 58,327,818 (Appendix H). ``resnet`` is the project's own
 default (1,231,850 parameters with its settings). Every output layer computes in float32, so
-the networks also train under the ``mixed_bfloat16`` precision policy.
+the networks also train under the ``mixed_bfloat16`` precision policy. Every network takes raw pixel values
+(0-255) and scales them itself (a float32 ``Rescaling`` layer after the input), so a saved model is all a
+predictor needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+
+def _input_layers(keras: Any, input_size: int | None) -> list[Any]:
+    """The input of raw 0-255 pixels and its scaling to [0, 1], in float32 under any precision policy."""
+    return [keras.Input((input_size, input_size, 3)), keras.layers.Rescaling(1 / 255, dtype="float32", name="rescale")]
 
 
 def _pool(keras: Any, pooling: str, pool_size: int, strides: int | None = None) -> Any:
@@ -32,7 +39,7 @@ def simple_cnn(
     """Conv(6) -> MaxPool -> Conv(64) -> MaxPool -> Conv(64) -> Flatten -> Dense(64) -> Dense(classes)."""
     import keras
 
-    layers: list[Any] = [keras.Input((input_size, input_size, 3))]
+    layers: list[Any] = _input_layers(keras, input_size)
     for i, f in enumerate(filters):
         layers.append(keras.layers.Conv2D(f, kernel_size, activation=activation))
         if i < len(filters) - 1:
@@ -59,7 +66,7 @@ def lenet(
     """LeNet-5: two Conv + pooling blocks, Dense(120) -> Dense(84) -> [Dropout] -> Dense(classes)."""
     import keras
 
-    layers: list[Any] = [keras.Input((input_size, input_size, 3))]
+    layers: list[Any] = _input_layers(keras, input_size)
     for f in filters:
         layers += [keras.layers.Conv2D(f, kernel_size, activation=activation), _pool(keras, pooling, pool_size)]
     layers.append(keras.layers.Flatten())
@@ -88,7 +95,7 @@ def alexnet(
 
     if len(filters) != 5 or len(kernel_sizes) != 5:
         raise ValueError(f"alexnet needs 5 filters and 5 kernel sizes, got {filters} and {kernel_sizes}")
-    layers: list[Any] = [keras.Input((input_size, input_size, 3))]
+    layers: list[Any] = _input_layers(keras, input_size)
     for i, (f, k) in enumerate(zip(filters, kernel_sizes)):
         stride = first_stride if i == 0 else 1
         layers.append(
@@ -129,8 +136,8 @@ def resnet(
         x = layers.BatchNormalization(momentum=bn_momentum)(x)
         return layers.ReLU()(x) if relu else x
 
-    inputs = keras.Input((None, None, 3))
-    x = conv_bn(inputs, stem_filters, stem_stride)
+    inputs, rescale = _input_layers(keras, None)
+    x = conv_bn(rescale(inputs), stem_filters, stem_stride)
     for stage, filters in enumerate(stage_filters):
         for block in range(blocks_per_stage):
             stride = 2 if stage > 0 and block == 0 else 1

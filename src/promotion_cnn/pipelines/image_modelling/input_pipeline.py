@@ -3,7 +3,7 @@
 Decoded, resized images are cached in memory as uint8 (3 bytes a pixel) in one
 cached ``tf.data.Dataset`` per (input size, image list), shared by every model
 trained in the same process: the five 32x32 LeNet variants decode the images
-once between them. Scaling to [0, 1] happens after the cache, per batch.
+once between them. Batches hold raw pixel values (0-255, float32): the models scale them themselves.
 TensorFlow is imported inside the functions.
 """
 
@@ -76,7 +76,7 @@ def make_dataset(
     shuffle_buffer: int = 2048,
     augmentation: dict[str, Any] | None = None,
 ) -> Any:
-    """Batches of float images in [0, 1]; shuffled with ``shuffle_seed`` (reshuffled each epoch) unless it is None.
+    """Batches of float32 images of raw pixel values (0-255); shuffled with ``shuffle_seed`` (reshuffled each epoch) unless it is None.
 
     For shuffled sets the image order is permuted with the seed before caching, so a
     buffer smaller than the set still mixes classes that the folder lists in blocks.
@@ -101,6 +101,6 @@ def make_dataset(
         )
     return (
         dataset.batch(batch_size)
-        .map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )

@@ -75,8 +75,9 @@ def summarise_model(network: Any) -> str:
 
 def train_model(
     network: Any, manifest: pd.DataFrame, model: dict[str, Any], training: dict[str, Any]
-) -> tuple[Any, pd.DataFrame, dict[str, Any]]:
-    """Fit a copy of the built model on the training images; return it, the per-epoch history and timings."""
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """Fit a copy of the built model on the training images; return it with its description (classes, input
+    sizes: all a predictor needs), the per-epoch history and timings."""
     import keras
     import tensorflow as tf
 
@@ -148,25 +149,36 @@ def train_model(
         "n_train": len(train_paths),
     }
     logger.info("Trained %s: %s", _describe(model, run), timing)
-    return trained, history[HISTORY_COLUMNS], timing
+    artifact = {
+        "model": trained,
+        "architecture": model["architecture"],
+        "classes": classes,
+        "image_size": int(size),
+        "eval_image_size": eval_size(model),
+        "input": "RGB, raw pixel values 0-255 (the model rescales)",
+    }
+    return artifact, history[HISTORY_COLUMNS], timing
 
 
 def evaluate_model(
-    trained: Any,
+    trained: dict[str, Any],
     manifest: pd.DataFrame,
     model: dict[str, Any],
     training: dict[str, Any],
     history: pd.DataFrame,
     timing: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Final validation metrics (with the training history's last and best epochs) and the confusion matrix."""
+    """Final validation metrics (with the training history's last and best epochs) and the confusion matrix.
+
+    The metrics name the saved model they measured (``model_version``: the run that trained it).
+    """
     import keras
 
     run = settings(model, training)
-    classes = class_names(manifest)
+    classes = trained["classes"]
     val_paths, val_labels = _split(manifest, "val", classes)
     val_data = make_dataset(val_paths, val_labels, eval_size(model), run["batch_size"])
-    probabilities = trained.predict(val_data, verbose=0)
+    probabilities = trained["model"].predict(val_data, verbose=0)
     truth = np.asarray(val_labels)
     predicted = probabilities.argmax(axis=1)
     loss = keras.losses.sparse_categorical_crossentropy(truth, probabilities)
@@ -179,7 +191,7 @@ def evaluate_model(
         "train_loss": float(last["loss"]),
         "best_val_accuracy": float(history["val_accuracy"].max()),
         "best_epoch": int(history.loc[history["val_accuracy"].idxmax(), "epoch"]),
-        "n_params": int(trained.count_params()),
+        "n_params": int(trained["model"].count_params()),
         "image_size": int(model["image_size"]),
         "eval_image_size": eval_size(model),
         "batch_size": int(run["batch_size"]),
@@ -189,6 +201,7 @@ def evaluate_model(
         "learning_rate": float(run["learning_rate"]),
         "n_val": len(val_paths),
         "classes": classes,
+        "model_version": trained.get("version", "unsaved"),
         **timing,
     }
     logger.info("Validation: %s", {k: v for k, v in metrics.items() if k != "classes"})

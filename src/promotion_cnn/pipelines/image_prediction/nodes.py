@@ -14,12 +14,13 @@ from promotion_cnn.pipelines.image_modelling.input_pipeline import make_dataset
 
 logger = logging.getLogger(__name__)
 
-PREDICTION_COLUMNS = ["file", "predicted_class", "probability", "top_classes", "model", "problem"]
+PREDICTION_COLUMNS = ["file", "predicted_class", "probability", "top_classes", "model", "model_version", "problem"]
 
 
 def select_image_model(image_prediction: dict[str, Any], **val_metrics: dict[str, Any] | None) -> dict[str, Any]:
     """The model to predict with: the one named in ``image_prediction.model``, or the trained one with the best
-    validation accuracy (``best``); absent metrics (models never trained) are ``None`` and left out."""
+    validation accuracy (``best``); absent metrics (models never trained) are ``None`` and left out. The choice
+    names the exact saved model its metrics measured (``model_version``)."""
     trained = {name: metrics for name, metrics in val_metrics.items() if metrics}
     choice = image_prediction["model"]
     if not trained:
@@ -32,16 +33,26 @@ def select_image_model(image_prediction: dict[str, Any], **val_metrics: dict[str
         )
         raise ValueError(f"image_prediction.model is '{choice}', which {known}; trained: {sorted(trained)}")
     metrics = trained[choice]
-    logger.info("Predicting with %s (validation accuracy %.4f)", choice, metrics["val_accuracy"])
-    size = metrics.get("eval_image_size", metrics["image_size"])  # the size the model was validated at
-    return {"model": choice, "classes": metrics["classes"], "image_size": size, "val_accuracy": metrics["val_accuracy"]}
+    version = metrics.get("model_version")
+    if not version:
+        raise ValueError(f"The validation metrics of '{choice}' name no model version: rerun image_modelling for it")
+    logger.info("Predicting with %s, version %s (validation accuracy %.4f)", choice, version, metrics["val_accuracy"])
+    return {"model": choice, "model_version": version, "val_accuracy": metrics["val_accuracy"]}
 
 
-def _latest_model(trained_image_models: dict[str, Callable[[], Any]], name: str) -> Any:
-    versions = sorted(key for key in trained_image_models if key.split("/")[0] == name)
-    if not versions:
-        raise ValueError(f"No saved '{name}' model was found in trained_image_models: run image_modelling for it")
-    return trained_image_models[versions[-1]]()
+def load_model_version(trained_image_models: dict[str, Callable[[], Any]], name: str, version: str) -> dict[str, Any]:
+    """The saved model ``name`` of exactly ``version`` (the run that trained it), with its description."""
+    keys = [key for key in trained_image_models if key.split("/")[0] == name and version in key.split("/")]
+    if not keys:
+        saved = sorted({key.split("/")[-2] for key in trained_image_models if key.split("/")[0] == name})
+        raise ValueError(
+            f"No saved '{name}' model of version {version} in trained_image_models (saved versions: {saved}): "
+            "rerun image_modelling for it"
+        )
+    artifact = trained_image_models[keys[0]]()
+    if artifact.get("version") != version:
+        raise ValueError(f"{keys[0]} describes itself as version {artifact.get('version')}, not {version}")
+    return artifact
 
 
 def predict_images(
@@ -64,19 +75,17 @@ def predict_images(
             source,
             "; ".join(f"{f}: {problems[i]}" for i, f in bad["file"].items()),
         )
-    classes, name, top_k = np.asarray(selected_model["classes"]), selected_model["model"], image_prediction["top_k"]
+    name, version, top_k = selected_model["model"], selected_model["model_version"], image_prediction["top_k"]
     table = new_images[["file"]].assign(
-        predicted_class=None, probability=np.nan, top_classes=None, model=name, problem=problems
+        predicted_class=None, probability=np.nan, top_classes=None, model=name, model_version=version, problem=problems
     )
     if len(good):
-        model = _latest_model(trained_image_models, name)
+        artifact = load_model_version(trained_image_models, name, version)
+        classes = np.asarray(artifact["classes"])
         data = make_dataset(
-            good["path"].tolist(),
-            [0] * len(good),
-            int(model.input_shape[1] or selected_model["image_size"]),
-            image_prediction["batch_size"],
+            good["path"].tolist(), [0] * len(good), artifact["eval_image_size"], image_prediction["batch_size"]
         )
-        probabilities = model.predict(data.map(lambda x, _: x), verbose=0)
+        probabilities = artifact["model"].predict(data.map(lambda x, _: x), verbose=0)
         top = np.argsort(-probabilities, axis=1)[:, :top_k]
         rows = good.index
         table.loc[rows, "predicted_class"] = classes[top[:, 0]]
@@ -84,5 +93,5 @@ def predict_images(
         table.loc[rows, "top_classes"] = [
             ", ".join(f"{classes[c]} ({p[c]:.3f})" for c in t) for t, p in zip(top, probabilities)
         ]
-    logger.info("Predicted %d image(s) with %s; %d unreadable", len(good), name, len(bad))
+    logger.info("Predicted %d image(s) with %s version %s; %d unreadable", len(good), name, version, len(bad))
     return table[PREDICTION_COLUMNS].reset_index(drop=True)

@@ -61,7 +61,8 @@ def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_l
 def score_employees(
     recommender: dict[str, Any], features: pd.DataFrame, employees: pd.DataFrame, scoring: dict[str, Any]
 ) -> pd.DataFrame:
-    """Rank employees by promotion probability and flag those at or above the recommender's tuned threshold."""
+    """Rank employees by promotion probability and flag those at or above the recommender's tuned threshold; each
+    row names the model (family/variant) and its version (the run that trained it)."""
     aligned = align_features(features, recommender, scoring["unseen_levels"])
     threshold = recommender["threshold"]["threshold"]
     table = pd.DataFrame(
@@ -73,11 +74,13 @@ def score_employees(
     table["recommended"] = table.probability >= threshold
     table = table.sort_values(["probability", scoring["id_column"]], ascending=[False, True], ignore_index=True)
     table["rank"] = range(1, len(table) + 1)
+    table["model"] = f"{recommender['family']}/{recommender['variant']}"
+    table["model_version"] = recommender.get("version", "unsaved")
     logger.info(
-        "Scored %d employees with %s/%s: %d recommended (threshold %.4f)",
+        "Scored %d employees with %s version %s: %d recommended (threshold %.4f)",
         len(table),
-        recommender["family"],
-        recommender["variant"],
+        table["model"].iat[0] if len(table) else recommender["family"],
+        recommender.get("version", "unsaved"),
         int(table.recommended.sum()),
         threshold,
     )

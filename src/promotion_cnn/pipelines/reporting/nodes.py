@@ -27,6 +27,7 @@ IMAGE_RUN_COLUMNS = [
     "val_loss",
     "train_seconds",
     "images_per_second",
+    "model_version",
 ]
 CLASS_ACCURACY_COLUMNS = ["model", "label", "images", "correct", "accuracy"]
 
