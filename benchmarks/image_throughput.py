@@ -151,9 +151,9 @@ def main() -> None:
         clear_decoded_cache()
         project_data = make_dataset(paths, indices, size, args.batch_size, args.seed, augmentation=run["augmentation"])
         project = timed_fit(fresh_model(), project_data, args.epochs, len(paths))
-        tutorial_data = keras.utils.image_dataset_from_directory(
+        tutorial_data = keras.utils.image_dataset_from_directory(  # raw 0-255 pixels: the model rescales
             links, image_size=(size, size), batch_size=args.batch_size, seed=args.seed, shuffle=True, verbose=False
-        ).map(lambda x, y: (x / 255.0, y))
+        )
         tutorial = timed_fit(fresh_model(), tutorial_data, args.epochs, len(paths))
         project["input_only_images_per_second"] = input_only(project_data, args.epochs, len(paths))
         tutorial["input_only_images_per_second"] = input_only(tutorial_data, args.epochs, len(paths))
