@@ -85,6 +85,20 @@ def tabular_outputs(family: str, seed: int) -> dict[str, Any]:
         f"{family}.roc_curve": pd.DataFrame(
             {"fpr": np.sort(rng.random(10)), "tpr": np.sort(rng.random(10)), "threshold": np.linspace(1, 0, 10)}
         ),
+        f"{family}.test_metric_intervals": pd.DataFrame(
+            {"metric": ["f1", "roc_auc"], "value": [0.37, 0.75], "low": [0.3, 0.7], "high": [0.44, 0.8]}
+        ),
+        f"{family}.calibration": {
+            "brier_score": 0.07,
+            "expected_calibration_error": 0.01,
+            "ece_limit": 0.02,
+            "well_calibrated": True,
+            "n_bins": 2,
+            "reliability": [
+                {"bin_low": 0.0, "bin_high": 0.5, "n": 80, "mean_predicted": 0.1, "observed_rate": 0.12},
+                {"bin_low": 0.5, "bin_high": 1.0, "n": 20, "mean_predicted": 0.7, "observed_rate": 0.65},
+            ],
+        },
     }
 
 
@@ -141,11 +155,15 @@ def tabular_inputs(employees) -> dict[str, Any]:
     data["fairness_audit"] = pd.DataFrame(
         {
             "family": next(iter(MODEL_FAMILIES)),
+            "attribute": "gender",
             "group": ["f", "m"],
             "selection_rate": [0.1, 0.1],
             "disparate_impact": [1.0, 1.0],
             "flagged": [False, False],
         }
+    )
+    data["fairness_summary"] = pd.DataFrame(
+        {"family": next(iter(MODEL_FAMILIES)), "attribute": ["gender"], "demographic_parity_ratio": [1.0]}
     )
     data["permutation_importance"] = pd.DataFrame(
         {"feature": ["avg_training_score"], "importance_mean": [0.2], "importance_std": [0.01]}

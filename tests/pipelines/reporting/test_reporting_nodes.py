@@ -167,6 +167,7 @@ def test_recommender_section_shows_the_audit_flags_and_importance() -> None:
     audit = pd.DataFrame(
         {
             "family": ["svm", "svm"],
+            "attribute": ["gender", "gender"],
             "group": ["f", "m"],
             "selection_rate": [0.1, 0.08],
             "disparate_impact": [1.2505, 1.0],
@@ -175,15 +176,29 @@ def test_recommender_section_shows_the_audit_flags_and_importance() -> None:
     )
     importance = pd.DataFrame({"feature": ["avg_training_score"], "importance_mean": [0.2], "importance_std": [0.01]})
     fairness = {"attribute": "gender", "reference_group": "m", "disparate_impact_bounds": [0.8, 1.25]}
+    summary = pd.DataFrame({"family": ["svm"], "attribute": ["gender"], "demographic_parity_ratio": [0.8]})
     section = render_recommender_section(
-        {"family": "hist_gradient_boosting"}, pd.DataFrame({"family": ["svm"]}), audit, importance, fairness
+        {"family": "svm", "version": "2026-01-01T00.00.00.000Z"},
+        pd.DataFrame({"family": ["svm"]}),
+        audit,
+        summary,
+        importance,
+        fairness,
     )
     assert section["task"] == "tabular" and section["missing"] == []
-    assert "Flagged: svm group f: disparate impact 1.2505" in section["html"]
-    assert "avg_training_score" in section["html"] and "hist_gradient_boosting" in section["html"]
-    empty = render_recommender_section(None, None, None, None, fairness)
+    assert "Flagged: svm gender f: disparate impact 1.2505" in section["html"]
+    assert "demographic_parity_ratio" in section["html"] and "not proof of fairness" in section["html"]
+    assert "version 2026-01-01T00.00.00.000Z" in section["html"]
+    assert "avg_training_score" in section["html"]
+    empty = render_recommender_section(None, None, None, None, None, fairness)
     assert (
         empty["missing"]
-        == ["best_tabular_model", "tabular_model_comparison", "fairness_audit", "permutation_importance"]
+        == [
+            "best_tabular_model",
+            "tabular_model_comparison",
+            "fairness_audit",
+            "fairness_summary",
+            "permutation_importance",
+        ]
         and empty["html"] == ""
     )

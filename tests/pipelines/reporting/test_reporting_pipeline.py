@@ -46,6 +46,8 @@ def test_inputs_are_the_other_pipelines_outputs_under_their_contract_names():
         "test_metrics",
         "confusion_matrix",
         "roc_curve",
+        "test_metric_intervals",
+        "calibration",
     }
     per_model = {"history", "val_metrics", "val_confusion_matrix", "model_summary"}
     expected = (
@@ -57,6 +59,7 @@ def test_inputs_are_the_other_pipelines_outputs_under_their_contract_names():
             "best_tabular_model",
             "tabular_model_comparison",
             "fairness_audit",
+            "fairness_summary",
             "permutation_importance",
         }
         | {f"{f}.{name}" for f in MODEL_FAMILIES for name in per_family}
@@ -77,7 +80,9 @@ def test_complete_report_embeds_every_part_and_no_external_asset(complete, repor
     assert not re.search(r"""(src|href)=["']?(https?:|//|/?[\w-]+/)""", report), "the report must be self-contained"
     images = re.findall(r'<img src="data:image/png;base64,', report)
     # EDA 4, per family 3, per CNN 1, sample grids 2, best-CNN confusion 1
-    assert len(images) == 4 + 3 * len(MODEL_FAMILIES) + len(IMAGE_MODELS) + 2 + 1
+    assert (
+        len(images) == 4 + 4 * len(MODEL_FAMILIES) + len(IMAGE_MODELS) + 2 + 1
+    )  # threshold, confusion, ROC, reliability
     for name in (*MODEL_FAMILIES, *IMAGE_MODELS):
         assert f"<h3>{name}</h3>" in report
     for label in ("Fig. 1", "Fig. 4", "Appendix C", "Fig. 12", "Appendix F"):

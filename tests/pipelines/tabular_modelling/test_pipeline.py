@@ -108,12 +108,23 @@ def test_recommender_is_the_best_cross_validated_full_feature_family(outputs):
     assert outputs["recommender"]["threshold"] == outputs[f"{best['family']}.threshold"]
 
 
-def test_fairness_audit_covers_every_family_by_gender(outputs):
+def test_fairness_audit_covers_every_family_by_gender_age_and_proxies(outputs):
     audit = outputs["fairness_audit"]
-    assert {"family", "group", "n", "selection_rate", "recall", "disparate_impact", "flagged"} <= set(audit.columns)
-    assert set(audit.family) == set(MODEL_FAMILIES) and set(audit.group) == {"f", "m"}
-    assert (audit.groupby("family").n.sum() == 500).all()
-    assert (audit[audit.group == "m"].disparate_impact == 1).all()
+    assert {"family", "attribute", "group", "n", "selection_rate", "recall", "fpr", "disparate_impact"} <= set(audit)
+    assert set(audit.family) == set(MODEL_FAMILIES)
+    assert set(audit.attribute) == {"gender", "age_band", "region", "department"}
+    gender = audit[audit.attribute == "gender"]
+    assert set(gender.group) == {"f", "m"} and (gender.groupby("family").n.sum() == 500).all()
+    assert (gender[gender.group == "m"].disparate_impact == 1).all()
+    assert not audit[audit.role == "proxy"].flagged.any()
+    summary = outputs["fairness_summary"]
+    assert set(summary.family) == set(MODEL_FAMILIES) and len(summary) == 4 * len(MODEL_FAMILIES)
+    for family in MODEL_FAMILIES:
+        intervals = outputs[f"{family}.test_metric_intervals"].set_index("metric")
+        assert intervals.loc["f1", "value"] == pytest.approx(outputs[f"{family}.test_metrics"]["f1"])
+        assert (intervals["low"] <= intervals["value"]).all() and (intervals["value"] <= intervals["high"]).all()
+        calibration = outputs[f"{family}.calibration"]
+        assert family == "svm" or 0 <= calibration["expected_calibration_error"] <= 1
 
 
 def test_permutation_importance_names_original_columns(outputs):

@@ -8,7 +8,6 @@ from sklearn.linear_model import LogisticRegression
 
 from promotion_cnn.pipelines.tabular_modelling.nodes import build_estimator, fit_selected_model
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
-    audit_fairness,
     combine_family_tables,
     describe_candidate,
     explain_recommender,
@@ -24,7 +23,6 @@ LOGISTIC = {
     "base_params": {"max_iter": 500},
     "variants": {"plain": {}, "calibrated": {"calibration": "sigmoid"}},
 }
-FAIRNESS = {"attribute": "gender", "reference_group": "m", "disparate_impact_bounds": [0.8, 1.25]}
 
 
 @pytest.fixture(scope="module")
@@ -64,38 +62,6 @@ def test_one_hot_scale_preprocessing_and_calibration_are_parameters(mixed):
         build_estimator({**LOGISTIC, "calibration": "platt"}, "plain", None)
     with pytest.raises(ValueError, match="preprocessing must be one of"):
         build_estimator({**LOGISTIC, "preprocessing": "pca"}, "plain", None)
-
-
-def _scores(features: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Test scores as evaluate_model writes them: the ``score`` column, recommended at ``threshold``."""
-    return pd.DataFrame({"score": features.score, "recommended": features.score >= threshold})
-
-
-def test_audit_fairness_by_hand():
-    index = [10, 11, 12, 13, 14, 15, 16, 17]
-    employees = pd.DataFrame({"gender": ["m", "m", "m", "m", "f", "f", "f", "f"], "other": 0}, index=index)
-    features = pd.DataFrame({"score": [0.9, 0.8, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1]}, index=index)
-    target = pd.DataFrame({"is_promoted": [1, 0, 1, 0, 1, 1, 0, 0]}, index=index)
-    audit = audit_fairness(_scores(features, 0.5), target, employees, FAIRNESS).set_index("group")
-    assert audit.loc["m", "selection_rate"] == 0.5 and audit.loc["f", "selection_rate"] == 0.25
-    assert audit.loc["m", "recall"] == 0.5 and audit.loc["f", "recall"] == 0.5
-    assert audit.loc["f", "disparate_impact"] == 0.5 and audit.loc["m", "disparate_impact"] == 1.0
-    assert audit.loc["f", "flagged"] and not audit.loc["m", "flagged"]
-    assert audit.loc["f", "recall_difference"] == 0.0 and audit.loc["f", "n"] == 4
-    fair = audit_fairness(_scores(features, 0.05), target, employees, FAIRNESS)
-    assert not fair.flagged.any()
-
-
-def test_audit_fairness_needs_the_rows_and_the_reference_group():
-    employees = pd.DataFrame({"gender": ["m", "f"]}, index=[0, 1])
-    features = pd.DataFrame({"score": [0.9, 0.1]}, index=[1, 2])
-    target = pd.DataFrame({"is_promoted": [1, 0]}, index=[1, 2])
-    with pytest.raises(ValueError, match="not in the validated table"):
-        audit_fairness(_scores(features, 0.5), target, employees, FAIRNESS)
-    with pytest.raises(ValueError, match="reference group 'x'"):
-        audit_fairness(
-            _scores(features.iloc[:1], 0.5), target.iloc[:1], employees, {**FAIRNESS, "reference_group": "x"}
-        )
 
 
 def test_combine_family_tables_adds_family_first():

@@ -19,6 +19,11 @@ from matplotlib.figure import Figure
 
 from .nodes import format_number
 
+CAVEAT = (
+    "Passing the four-fifths rule is not proof of fairness: it compares selection rates only, at one threshold, on "
+    "one sample (fairlearn's user guide explains why no single metric certifies a model)."
+)
+
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #4c72b0}h2{margin-top:2em;border-bottom:1px solid #ccc}
@@ -105,11 +110,14 @@ def render_tabular_section(
     variant_table: pd.DataFrame,
     threshold: dict[str, Any] | None,
     test_metrics: dict[str, Any] | None,
+    intervals: pd.DataFrame | None,
+    calibration: dict[str, Any] | None,
     threshold_figure: Figure,
     confusion_figure: Figure,
     roc_figure: Figure,
+    calibration_figure: Figure,
 ) -> dict[str, Any]:
-    """One tabular family: variant table, threshold, test metrics and their figures."""
+    """One tabular family: variant table, threshold, test metrics with intervals, calibration and their figures."""
     inputs = {"variant_scores": not variant_table.empty, "threshold": threshold, "test_metrics": test_metrics}
     missing = [name for name, value in inputs.items() if not value]
     parts = []
@@ -129,6 +137,18 @@ def render_tabular_section(
             figure_html(confusion_figure, "confusion matrix on the test set"),
             figure_html(roc_figure, "ROC curve on the test set"),
         ]
+    if intervals is not None:
+        parts += ["<h4>Test metrics with 95 % bootstrap intervals</h4>", table_html(intervals)]
+    if calibration and calibration["brier_score"] is None:
+        parts.append("<p>Calibration: not assessed, the scores are not probabilities.</p>")
+    elif calibration:
+        verdict = "within" if calibration["well_calibrated"] else "above"
+        parts += [
+            f"<h4>Calibration on the test part</h4><p>Brier score {calibration['brier_score']:.4f}, expected "
+            f"calibration error {calibration['expected_calibration_error']:.4f} ({verdict} the limit "
+            f"{calibration['ece_limit']}; {calibration['n_bins']} equal-width bins).</p>",
+            figure_html(calibration_figure, "reliability diagram: observed promotion rate per score bin"),
+        ]
     return _section("tabular", parts, missing)
 
 
@@ -136,6 +156,7 @@ def render_recommender_section(
     best_model: dict[str, Any] | None,
     model_comparison: pd.DataFrame | None,
     fairness_audit: pd.DataFrame | None,
+    fairness_summary: pd.DataFrame | None,
     importance: pd.DataFrame | None,
     fairness: dict[str, Any],
 ) -> dict[str, Any]:
@@ -144,6 +165,7 @@ def render_recommender_section(
         "best_tabular_model": best_model,
         "tabular_model_comparison": model_comparison,
         "fairness_audit": fairness_audit,
+        "fairness_summary": fairness_summary,
         "permutation_importance": importance,
     }
     missing = [name for name, value in inputs.items() if value is None]
@@ -156,18 +178,26 @@ def render_recommender_section(
     if fairness_audit is not None:
         low, high = fairness["disparate_impact_bounds"]
         flagged = fairness_audit[fairness_audit["flagged"].astype(str).str.lower() == "true"]
+        family = best_model.get("family") if best_model else None
+        shown = fairness_audit if family is None else fairness_audit[fairness_audit["family"] == family]
         parts += [
-            f"<h4>Fairness by {html.escape(fairness['attribute'])} (test part)</h4>",
-            f"<p>{html.escape(fairness['attribute'])} is not a feature; it is kept aside for this audit. "
-            f"Disparate impact is a group's selection rate over group '{html.escape(str(fairness['reference_group']))}'"
-            f"'s; outside [{low}, {high}] it is flagged. Recall difference: equal opportunity.</p>",
-            table_html(fairness_audit),
+            f"<h4>Fairness of the recommender{f' ({html.escape(family)})' if family else ''} on the test part "
+            "(fairlearn)</h4>",
+            f"<p>{html.escape(fairness['attribute'])} is not a feature; it is kept aside for this audit. Protected: "
+            f"{html.escape(fairness['attribute'])} and age band; region and department are reported as possible "
+            "proxies. Disparate impact is a group's selection rate over the reference group's; a protected group "
+            f"outside [{low}, {high}] is flagged (the four-fifths rule). Intervals: 95 % bootstrap over test rows. "
+            f"{html.escape(CAVEAT)}</p>",
+            table_html(shown),
         ]
+        if fairness_summary is not None:
+            parts += ["<h4>Between-group differences and ratios, every family</h4>", table_html(fairness_summary)]
         if not flagged.empty:
-            family = flagged["family"] if "family" in flagged.columns else [""] * len(flagged)
             found = [
-                f"{f} group {g}: disparate impact {d:.4f}"
-                for f, g, d in zip(family, flagged["group"], flagged["disparate_impact"])
+                f"{f} {a} {g}: disparate impact {d:.4f}"
+                for f, a, g, d in zip(
+                    flagged["family"], flagged["attribute"], flagged["group"], flagged["disparate_impact"]
+                )
             ]
             parts.append(f'<p class="missing">Flagged: {html.escape("; ".join(found))}</p>')
     if importance is not None:

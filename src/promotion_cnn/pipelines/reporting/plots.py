@@ -204,3 +204,31 @@ def plot_training_history(history: pd.DataFrame | None) -> Figure:
     right.set_title("Loss")
     fig.tight_layout()
     return fig
+
+
+def plot_reliability(calibration: dict[str, Any] | None) -> Figure:
+    """Reliability diagram of the test scores: observed promotion rate against mean predicted probability per bin."""
+    if not calibration or not calibration["reliability"]:
+        return missing_figure("calibration" if not calibration else "a calibration of probabilities")
+    bins = pd.DataFrame(calibration["reliability"])
+    fig = Figure(figsize=(5, 4))
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    ax.plot(bins.mean_predicted, bins.observed_rate, marker="o", color=PALETTE[1], label="this model")
+    for _, row in bins.iterrows():
+        ax.annotate(
+            f"{row.n:,}",
+            (row.mean_predicted, row.observed_rate),
+            fontsize=7,
+            xytext=(3, -9),
+            textcoords="offset points",
+        )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="mean predicted probability",
+        ylabel="observed promotion rate",
+        title=f"Brier {calibration['brier_score']:.4f}, ECE {calibration['expected_calibration_error']:.4f}",
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    return fig

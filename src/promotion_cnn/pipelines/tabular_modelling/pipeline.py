@@ -4,9 +4,9 @@ from kedro.pipeline import Node, Pipeline, pipeline
 
 from promotion_cnn.pipelines.data_processing.tabular_pipeline import FULL_FEATURES, SPLIT_DATASETS, feature_set_dataset
 
+from .assessment_nodes import assess_calibration, audit_fairness, bootstrap_test_metrics
 from .nodes import evaluate_model, evaluate_variants, fit_selected_model, select_variant, tune_threshold
 from .recommender_nodes import (
-    audit_fairness,
     combine_family_tables,
     describe_candidate,
     explain_recommender,
@@ -23,7 +23,11 @@ MODEL_FAMILIES = {
     "logistic_regression": FULL_FEATURES,
 }
 RECOMMENDER_CANDIDATES = tuple(f for f, features in MODEL_FAMILIES.items() if features == FULL_FEATURES)
-CROSS_FAMILY_OUTPUTS = ("fairness_audit", "candidate")  # leave the namespace as <name>_<family>: read across families
+CROSS_FAMILY_OUTPUTS = (
+    "fairness_audit",
+    "fairness_summary",
+    "candidate",
+)  # leave the namespace as <name>_<family>: read across families
 
 
 def create_template() -> Pipeline:
@@ -75,9 +79,21 @@ def create_template() -> Pipeline:
             ),
             Node(
                 audit_fairness,
-                ["test_scores", "target_test", "employees_validated", "params:fairness"],
-                "fairness_audit",
+                ["test_scores", "target_test", "employees_validated", "params:fairness", "params:assessment.bootstrap"],
+                ["fairness_audit", "fairness_summary"],
                 name="audit_fairness",
+            ),
+            Node(
+                bootstrap_test_metrics,
+                ["test_scores", "target_test", "params:assessment.bootstrap"],
+                "test_metric_intervals",
+                name="bootstrap_test_metrics",
+            ),
+            Node(
+                assess_calibration,
+                ["test_scores", "target_test", "params:assessment.calibration"],
+                "calibration",
+                name="assess_calibration",
             ),
             Node(
                 describe_candidate,
@@ -104,6 +120,8 @@ def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline
             "params:family": f"params:{family}",
             "params:family.threshold": f"params:{family}.threshold",
             "params:fairness": "params:fairness",
+            "params:assessment.bootstrap": "params:assessment.bootstrap",
+            "params:assessment.calibration": "params:assessment.calibration",
         },
         outputs={name: f"{name}_{family}" for name in CROSS_FAMILY_OUTPUTS if candidate or name != "candidate"},
         tags=["tabular", family],
@@ -121,6 +139,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 {f: f"fairness_audit_{f}" for f in MODEL_FAMILIES},
                 "fairness_audit",
                 name="combine_fairness_audits",
+            ),
+            Node(
+                combine_family_tables,
+                {f: f"fairness_summary_{f}" for f in MODEL_FAMILIES},
+                "fairness_summary",
+                name="combine_fairness_summaries",
             ),
             Node(
                 select_recommender,

@@ -1,11 +1,10 @@
-"""Nodes after the per-family template: fairness audit, choice of the recommender, permutation importance."""
+"""Nodes after the per-family template: the choice of the recommender and its permutation importance."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
@@ -15,75 +14,6 @@ from .nodes import single_threaded
 logger = logging.getLogger(__name__)
 
 CV_COLUMNS = ("cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "train_accuracy")
-
-
-def audit_fairness(
-    test_scores: pd.DataFrame,
-    target_test: pd.DataFrame,
-    employees: pd.DataFrame,
-    fairness: dict[str, Any],
-) -> pd.DataFrame:
-    """Selection rate, recall (equal opportunity) and disparate impact per group of the protected attribute.
-
-    ``test_scores`` are ``evaluate_model``'s (``recommended`` at the tuned threshold). The attribute (``gender``) is
-    never a feature: it is looked up for the test rows, by row label, in the validated table the split came from.
-    """
-    attribute, reference = fairness["attribute"], fairness["reference_group"]
-    if attribute not in employees.columns:
-        logger.warning("fairness audit: the table has no '%s' column, no audit possible", attribute)
-        return pd.DataFrame(
-            columns=[
-                "group",
-                "n",
-                "n_promoted",
-                "selection_rate",
-                "recall",
-                "disparate_impact",
-                "recall_difference",
-                "flagged",
-            ]
-        )
-    missing = test_scores.index.difference(employees.index)
-    if len(missing):
-        raise ValueError(
-            f"fairness audit: {len(missing)} test row label(s) not in the validated table, e.g. {list(missing[:3])}"
-        )
-    groups = employees.loc[test_scores.index, attribute].astype("str").fillna("missing").to_numpy()
-    actual = target_test.iloc[:, 0].to_numpy().astype(bool)
-    chosen = test_scores["recommended"].to_numpy(bool)
-    rows = []
-    for group in sorted(set(groups)):
-        member = groups == group
-        positives = member & actual
-        rows.append(
-            {
-                "group": group,
-                "n": int(member.sum()),
-                "n_promoted": int(positives.sum()),
-                "selection_rate": float(chosen[member].mean()),
-                "recall": float(chosen[positives].mean()) if positives.any() else float("nan"),
-            }
-        )
-    table = pd.DataFrame(rows)
-    if reference not in set(table.group):
-        raise ValueError(
-            f"fairness audit: reference group {reference!r} not among {attribute} values {list(table.group)}"
-        )
-    base = table.set_index("group").loc[reference]
-    table["disparate_impact"] = table.selection_rate / base.selection_rate if base.selection_rate > 0 else np.nan
-    table["recall_difference"] = table.recall - base.recall
-    low, high = fairness["disparate_impact_bounds"]
-    table["flagged"] = ~table.disparate_impact.between(low, high)
-    flagged = table[table.flagged]
-    if not flagged.empty:
-        logger.warning(
-            "Disparate impact outside [%s, %s] for %s: %s",
-            low,
-            high,
-            attribute,
-            dict(zip(flagged.group, flagged.disparate_impact.round(3))),
-        )
-    return table
 
 
 def combine_family_tables(**tables: pd.DataFrame) -> pd.DataFrame:
