@@ -35,6 +35,7 @@ from kedro.framework.startup import bootstrap_project  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("f1", "roc_auc", "average_precision", "precision", "recall", "f1_test_optimal")
+FAIRNESS_COLUMNS = ("group", "n", "n_promoted", "selection_rate", "recall", "disparate_impact", "flagged")
 # f1_test_optimal: F1 at the threshold that is best *on the test part* -- not a result (that threshold would be
 # chosen on the test labels, which the project never does), only the ceiling the honest threshold is measured against.
 
@@ -58,11 +59,8 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
     """One split: every family through the template's nodes, then the recommender choice, fairness and timing."""
     from promotion_cnn.pipelines.data_processing.tabular_nodes import split_train_test
     from promotion_cnn.pipelines.tabular_modelling import nodes as tm
-    from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
-        audit_fairness,
-        describe_candidate,
-        select_recommender,
-    )
+    from promotion_cnn.pipelines.tabular_modelling.assessment_nodes import audit_fairness
+    from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 
     protocol = {**params["tabular_protocol"], "random_state": seed, "progress": 0}
     split = {**params["split"], "random_state": seed}
@@ -78,14 +76,15 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
         metrics, *_, test_scores = tm.evaluate_model(model, threshold, x_test, y_test, selected)
         metrics = {**metrics, "f1_test_optimal": tm.best_f1(y_test.iloc[:, 0], test_scores["score"])}
-        audit = audit_fairness(test_scores, y_test, validated, params["fairness"])
+        audit, _ = audit_fairness(test_scores, y_test, validated, params["fairness"], params["assessment"]["bootstrap"])
+        audit = audit[audit.attribute == params["fairness"]["attribute"]][list(FAIRNESS_COLUMNS)]
         candidates[family] = describe_candidate(model, threshold, selected, scores, metrics, x_train)
         out["families"][family] = {
             "variant": selected,
             "threshold": threshold["threshold"],
             "cv": candidates[family]["cv"],
             "test": {k: metrics[k] for k in METRICS},
-            "fairness": audit.drop(columns=["recall_difference"]).to_dict(orient="records"),
+            "fairness": audit.to_dict(orient="records"),
             "seconds": time.perf_counter() - started,
         }
         print(
