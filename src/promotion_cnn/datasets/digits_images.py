@@ -125,7 +125,11 @@ class DigitsImageFolderDataset(ImageFolderDataset):
                     "move it away or point the dataset's path elsewhere"
                 )
             write_digits_folder(self._path, **self._settings)
-        return super().load()
+        index = super().load()
+        index.attrs["synthetic"] = (
+            f"scikit-learn's digits written as images by {type(self).__name__} ({self._settings})"
+        )
+        return index
 
     def _exists(self) -> bool:
         return True  # generated on demand

@@ -3,12 +3,14 @@
 from kedro.pipeline import Node, Pipeline
 
 from .image_nodes import count_images_per_class, plot_image_samples, validate_images
+from .source_nodes import describe_source
 
 
 def create_image_pipeline(**kwargs) -> Pipeline:
     """The raw image folder's index to a validated manifest, class counts and sample grids."""
     return Pipeline(
         [
+            Node(describe_source, "images_raw", "images_source", name="describe_images_source"),
             Node(
                 validate_images,
                 ["images_raw", "params:image_validation"],

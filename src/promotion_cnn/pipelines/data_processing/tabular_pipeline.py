@@ -2,6 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline, pipeline
 
+from .source_nodes import describe_source
 from .tabular_nodes import (
     as_categories,
     drop_columns,
@@ -114,6 +115,7 @@ def create_tabular_pipeline(**kwargs) -> Pipeline:
     return (
         Pipeline(
             [
+                Node(describe_source, "employees_raw", "employees_source", name="describe_employees_source"),
                 Node(
                     validate_table,
                     ["employees_raw", "params:employees_schema"],

@@ -262,6 +262,23 @@ def render_image_overview(
     return _section("image", parts, missing)
 
 
+def _source_item(title: str, source: dict[str, Any] | None) -> str:
+    """One line of the report's "Data shown" list: where the input came from, its size and content hash."""
+    if not source:
+        return f"<li>{html.escape(title)}: unknown (its data_processing run predates source fingerprints)</li>"
+    origin = source["synthetic"] or source["source"]
+    warning = (
+        " <strong class=\"missing\">Generated data, not the study's: numbers beside the study's are not comparable."
+        "</strong>"
+        if source["synthetic"]
+        else ""
+    )
+    return (
+        f"<li>{html.escape(title)}: {html.escape(origin)}; {source['rows']:,} rows, SHA-256 "
+        f"<code>{source['sha256'][:16]}</code>.{warning}</li>"
+    )
+
+
 def render_report(
     report: dict[str, Any],
     summary: str,
@@ -269,9 +286,11 @@ def render_report(
     image_comparison: pd.DataFrame,
     eda: dict[str, Any],
     image_overview: dict[str, Any],
+    employees_source: dict[str, Any] | None,
+    images_source: dict[str, Any] | None,
     **sections: dict[str, Any],
 ) -> str:
-    """Assemble the self-contained HTML report: what is missing, the comparison, then every section."""
+    """Assemble the self-contained HTML report: the data it shows, what is missing, the comparison, every section."""
     tasks, labels = report["tasks"], report["figure_labels"]
     everything = {"eda": eda, "image data": image_overview, **sections}
     missing = [
@@ -283,7 +302,19 @@ def render_report(
     body = [
         f"<h1>{html.escape(report['title'])}</h1>",
         f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by the <code>reporting</code> pipeline.</p>",
+        "<h2>Data shown</h2><ul>",
+        *(
+            _source_item(tasks[task]["title"], source)
+            for task, source in (("tabular", employees_source), ("image", images_source))
+        ),
+        "</ul>",
     ]
+    caveat = {
+        task: '<p class="missing">Generated data: the study column is not comparable with this run.</p>'
+        if source and source.get("synthetic")
+        else ""
+        for task, source in (("tabular", employees_source), ("image", images_source))
+    }
     if missing:
         body += [
             '<div class="missing"><h2>Missing parts</h2><p>These inputs were not found, so their parts '
@@ -295,8 +326,10 @@ def render_report(
         "<h2>Comparison</h2>",
         markdown_html(summary),
         f"<h3>{html.escape(tasks['tabular']['title'])}: this run beside the study</h3>",
+        caveat["tabular"],
         table_html(tabular_comparison),
         f"<h3>{html.escape(tasks['image']['title'])}: this run beside the study</h3>",
+        caveat["image"],
         table_html(image_comparison),
         f"<h2>{html.escape(tasks['eda']['title'])}</h2>",
         eda["html"],

@@ -233,6 +233,8 @@ def create_comparison_pipeline() -> Pipeline:
                     "image_comparison": "image_comparison",
                     "eda": "eda_section",
                     "image_overview": "image_overview_section",
+                    "employees_source": "employees_source",
+                    "images_source": "images_source",
                     **sections,
                 },
                 "study_report",
