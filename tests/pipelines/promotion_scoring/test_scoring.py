@@ -120,29 +120,6 @@ def test_unseen_levels_can_stop_the_run(score, recommender, project_params):
         score(recommender, project_params, table, unseen_levels="error")
 
 
-@pytest.mark.parametrize(
-    ("corruption", "message"),
-    [
-        (lambda t: t.drop(columns="avg_training_score"), r"required column\(s\) missing: \['avg_training_score'\]"),
-        (
-            lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 4, "forty")),
-            r"column 'age' must be numeric but row 4 holds 'forty'",
-        ),
-        (
-            lambda t: t.assign(employee_id=t.employee_id.where(t.index != 9, t.employee_id[2])),
-            r"column 'employee_id' must be unique but 1 row\(s\) repeat a value",
-        ),
-        (lambda t: t.iloc[0:0], "the table is empty"),
-    ],
-    ids=["missing-column", "non-numeric", "duplicate-id", "empty"],
-)
-def test_bad_input_is_named(score, recommender, project_params, corruption, message):
-    table = corruption(_to_score())
-    table.attrs["source"] = "dataset 'employees_to_score' (current.csv)"
-    with pytest.raises(InvalidTableError, match=r"current\.csv.*" + message):
-        score(recommender, project_params, table)
-
-
 def test_optional_column_the_model_needs_is_named(score, recommender, project_params):
     schema = {**project_params["employees_schema"]}
     schema["required_columns"] = [c for c in schema["required_columns"] if c != "region"]

@@ -23,54 +23,21 @@ def _source(table: pd.DataFrame) -> str:
     return table.attrs.get("source", "the input table")
 
 
-def _first_bad_value(values: pd.Series) -> tuple[Any, Any] | None:
-    """Row label and value of the first non-empty entry that is not a number, if any."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & numbers.isna()
-    if not bad.any():
-        return None
-    row = bad.idxmax()
-    return row, values[row]
-
-
 def validate_table(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
-    """Rename, then check columns, numeric types, unique ids and the 0/1 target, naming file and column."""
+    """Rename columns to the schema's and make numeric columns numbers; the catalog's contract checked the rest.
+
+    ``employees_raw`` and ``employees_to_score`` declare ``validator:`` contracts (``promotion_cnn.validation``):
+    required columns, numbers, unique ids, the 0/1 target and value ranges are checked when the table loads.
+    """
     source = _source(table)
     renames = {old: new for old, new in (schema.get("rename_columns") or {}).items() if old in table.columns}
     if renames:
         logger.info("%s: renaming columns %s", source, renames)
         table = table.rename(columns=renames)
         table.attrs["source"] = source
-    if table.empty:
-        raise InvalidTableError(f"{source}: the table is empty (no rows)")
-    missing = [c for c in schema["required_columns"] if c not in table.columns]
-    if missing:
-        raise InvalidTableError(f"{source}: required column(s) missing: {missing}")
     for column in schema["numeric_columns"]:
-        if not pd.api.types.is_numeric_dtype(table[column]):
-            bad = _first_bad_value(table[column])
-            if bad is not None:
-                raise InvalidTableError(
-                    f"{source}: column '{column}' must be numeric but row {bad[0]} holds {bad[1]!r}"
-                )
+        if column in table.columns and not pd.api.types.is_numeric_dtype(table[column]):
             table = table.assign(**{column: pd.to_numeric(table[column])})
-    for column in schema.get("unique_columns") or []:
-        duplicated = table[column][table[column].duplicated()]
-        if not duplicated.empty:
-            raise InvalidTableError(
-                f"{source}: column '{column}' must be unique but {len(duplicated)} row(s) repeat a value, "
-                f"e.g. {sorted(map(str, duplicated.unique()))[:5]}"
-            )
-    target = schema.get("target")
-    if target:
-        if target not in table.columns:
-            raise InvalidTableError(f"{source}: target column '{target}' is missing")
-        labels = set(table[target].dropna().unique().tolist())
-        if table[target].isna().any() or not labels <= {0, 1}:
-            shown = sorted(map(str, labels - {0, 1})) or ["empty values"]
-            raise InvalidTableError(f"{source}: target column '{target}' must be 0/1 but holds {shown[:5]}")
-        if len(labels) < 2:
-            raise InvalidTableError(f"{source}: target column '{target}' has a single class {sorted(labels)}")
     logger.info("Validated %s: %d rows, %d columns", source, len(table), table.shape[1])
     return table
 

@@ -19,14 +19,12 @@ def _source(table: pd.DataFrame) -> str:
     return table.attrs.get("source", "the table to score")
 
 
-def validate_employees_to_score(table: pd.DataFrame, schema: dict[str, Any], scoring: dict[str, Any]) -> pd.DataFrame:
-    """Validate like the training table (columns, numbers, unique ids), without target or ``optional_columns``."""
+def validate_employees_to_score(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
+    """Prepare like the training table (its catalog contract has no target and skips ``optional_columns``)."""
     target = schema.get("target")
     if target and target in table.columns:
         logger.warning("%s: has a '%s' column; it is ignored when scoring", _source(table), target)
-    optional = set(scoring.get("optional_columns") or [])
-    required = [c for c in schema["required_columns"] if c not in optional]
-    return validate_table(table, {**schema, "required_columns": required, "target": None})
+    return validate_table(table, schema)
 
 
 def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_levels: str) -> pd.DataFrame:

@@ -1,0 +1,50 @@
+"""Typed parameter blocks shared by several pipelines (and by the dataset contracts in ``validation.py``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Params(BaseModel):
+    """Base of every parameter block: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmployeesSchema(Params):
+    """The employee table's columns (``employees_raw`` and, without the target, ``employees_to_score``)."""
+
+    required_columns: list[str] = Field(min_length=1, description="Columns the table must have.")
+    numeric_columns: list[str] = Field(description="Columns that must hold numbers (empty cells allowed).")
+    target: str = Field(description="The 0/1 target column (training table only).")
+    unique_columns: list[str] = Field(default=[], description="Columns whose values must not repeat (the id).")
+    rename_columns: dict[str, str] = Field(
+        default={}, description="Your column name -> the schema's, e.g. {awards_won: 'awards_won?'}."
+    )
+
+
+class ColumnBounds(Params):
+    """Plausible values of one numeric column, and what a value outside them does."""
+
+    min: float | None = Field(default=None, description="Smallest plausible value (inclusive); null: no bound.")
+    max: float | None = Field(default=None, description="Largest plausible value (inclusive); null: no bound.")
+    allowed: list[float] | None = Field(default=None, description="The only values allowed, e.g. [0, 1] for flags.")
+    not_above: str | None = Field(default=None, description="Another column this one may not exceed (per row).")
+    allow_empty: bool = Field(default=False, description="Whether an empty cell is allowed.")
+    severity: Literal["error", "warn"] = Field(
+        default="error", description="error: stop the run; warn: log the count and a few rows, keep going."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ColumnBounds:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class EmployeeContract(Params):
+    """Value ranges checked when an employee table loads (catalog ``validator:``), per column."""
+
+    columns: dict[str, ColumnBounds] = Field(description="Column name -> its plausible values.")
