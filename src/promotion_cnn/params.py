@@ -48,3 +48,31 @@ class EmployeeContract(Params):
     """Value ranges checked when an employee table loads (catalog ``validator:``), per column."""
 
     columns: dict[str, ColumnBounds] = Field(description="Column name -> its plausible values.")
+
+
+class Cleaning(Params):
+    """Cleaning of the employee table (``cleaning``; ``full_features.cleaning`` for the full feature set)."""
+
+    fill_values: dict[str, str | int | float] = Field(
+        default={}, description="Column -> value for its empty cells (the study: previous_year_rating 0)."
+    )
+    drop_columns: list[str] = Field(default=[], description="Columns dropped (identifier, protected, weak).")
+    keep_columns: list[str] | None = Field(
+        default=None, description="The features, in table order; other columns are ignored. null: keep all."
+    )
+
+
+class Flag(Params):
+    """A 0/1 flag replacing a categorical column: 1 where ``column`` equals ``equals``."""
+
+    column: str = Field(description="The categorical column replaced by the flag.")
+    equals: str = Field(description="The level flagged 1.")
+
+
+class Encoding(Params):
+    """Encoding of the cleaned table (``encoding``; ``full_features.encoding`` for the full feature set)."""
+
+    ordinal: dict[str, dict[str, int]] = Field(default={}, description="Column -> level -> integer.")
+    flags: dict[str, Flag] = Field(default={}, description="Flag name -> the column and level it flags.")
+    categorical: list[str] = Field(default=[], description="Columns given the pandas category dtype.")
+    one_hot: list[str] = Field(default=[], description="Columns one-hot encoded as 0/1 integer columns.")

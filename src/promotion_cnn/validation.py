@@ -26,8 +26,9 @@ import pandera.pandas as pa
 from kedro.framework.hooks import hook_impl
 from kedro.utils import load_obj
 from kedro.validation.core import ValidatorSpec, resolve_validator
-from kedro.validation.exceptions import CheckFailure, DataValidationError
+from kedro.validation.exceptions import CheckFailure, DataValidationError, ParameterValidationError
 from pandera.errors import SchemaError, SchemaErrors
+from pydantic import ValidationError
 
 from promotion_cnn.params import ColumnBounds, EmployeeContract, EmployeesSchema
 
@@ -302,12 +303,28 @@ class ContractHook:
         self._parameters = {
             name: _plain(parameters[f"params:{name}"]) for name in CONTRACT_PARAMETERS if f"params:{name}" in parameters
         }
+        try:  # a bad bound stops the run here, as a bad node parameter does
+            EmployeeContract.model_validate(self._parameters.get("employee_contract"))
+        except ValidationError as error:
+            raise ParameterValidationError(
+                f"Parameter validation failed:\n- Parameter 'employee_contract': {error}"
+            ) from error
+        self._configure(catalog, [*catalog.validator_specs, *self._defaults])  # catalog.load works outside runs too
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        names = [n for n in sorted(pipeline.datasets()) if not n.startswith("params:") and n != "parameters"]
+        specs = self._configure(catalog, names)
+        inputs = set(pipeline.inputs())
+        for name, spec in specs.items():
+            if name in inputs and "load" in spec.on and spec.enabled and catalog._is_validation_enabled():
+                self._check_input(catalog, name, spec)
+
+    def _configure(self, catalog: Any, names: list[str]) -> dict[str, ValidatorSpec]:
+        """Add the parameters and the file to the contracts of ``names`` (a default contract if none declared)."""
         specs = {}
-        for name in sorted(pipeline.datasets()):
-            if name.startswith("params:") or name == "parameters" or name not in catalog:
+        for name in names:
+            if name not in catalog:
                 continue
             catalog.get(name)  # a factory entry records its validator when it is materialised
             spec = catalog.validator_specs.get(name)
@@ -318,13 +335,9 @@ class ContractHook:
                 continue
             options = {**spec.options, "source": _describe_source(catalog, name), "parameters": self._parameters}
             specs[name] = dataclasses.replace(spec, options=options)
-        for name, spec in specs.items():
-            catalog._validator_specs[name] = spec  # Kedro has no public setter; the spec is what workers rebuild
+            catalog._validator_specs[name] = specs[name]  # no public setter; workers rebuild validators from specs
             catalog._validators.pop(name, None)
-        inputs = set(pipeline.inputs())
-        for name, spec in specs.items():
-            if name in inputs and "load" in spec.on and spec.enabled and catalog._is_validation_enabled():
-                self._check_input(catalog, name, spec)
+        return specs
 
     @staticmethod
     def _check_input(catalog: Any, name: str, spec: Any) -> None:

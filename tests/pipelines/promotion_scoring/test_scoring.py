@@ -13,9 +13,12 @@ from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
 from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError
 from promotion_cnn.pipelines.promotion_scoring import create_pipeline
 from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
+from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 
-NO_CV = {"cv_folds": 0, "n_jobs": 1, "random_state": 0, "progress": 0}
+NO_CV = TabularProtocol(
+    cv_folds=0, selection_metric="cv_f1_tuned", threshold_source="in_sample", random_state=0, n_jobs=1, progress=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def recommender(project_params, run_pipeline):
         ["full_features_train", "full_target_train"],
     )
     features, target = data["full_features_train"], data["full_target_train"]
-    family = project_params["hist_gradient_boosting"]
+    family = ModelFamily.model_validate(project_params["hist_gradient_boosting"])
     model = fit_selected_model(features, target, None, family, "default", {}, pd.DataFrame(), NO_CV)[0]
     scores = pd.DataFrame({"variant": ["default"], "cv_f1_tuned": [0.5]})
     candidate = describe_candidate(
@@ -39,7 +42,7 @@ def recommender(project_params, run_pipeline):
         {k: 0.5 for k in ("precision", "recall", "f1", "roc_auc")},
         features,
     )
-    return select_recommender({"selection_metric": "cv_f1_tuned"}, hist_gradient_boosting=candidate)[0]
+    return select_recommender(NO_CV, hist_gradient_boosting=candidate)[0]
 
 
 def _to_score(n: int = 300, seed: int = 21) -> pd.DataFrame:

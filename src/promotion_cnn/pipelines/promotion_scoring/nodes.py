@@ -7,8 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from promotion_cnn.params import EmployeesSchema
 from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError, validate_table
 from promotion_cnn.pipelines.tabular_modelling.nodes import predict_scores
+
+from .params import PromotionScoring
 
 logger = logging.getLogger(__name__)
 
@@ -19,10 +22,10 @@ def _source(table: pd.DataFrame) -> str:
     return table.attrs.get("source", "the table to score")
 
 
-def validate_employees_to_score(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
+def validate_employees_to_score(table: pd.DataFrame, schema: EmployeesSchema) -> pd.DataFrame:
     """Prepare like the training table (its catalog contract has no target and skips ``optional_columns``)."""
-    target = schema.get("target")
-    if target and target in table.columns:
+    target = schema.target
+    if target in table.columns:
         logger.warning("%s: has a '%s' column; it is ignored when scoring", _source(table), target)
     return validate_table(table, schema)
 
@@ -57,19 +60,19 @@ def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_l
 
 
 def score_employees(
-    recommender: dict[str, Any], features: pd.DataFrame, employees: pd.DataFrame, scoring: dict[str, Any]
+    recommender: dict[str, Any], features: pd.DataFrame, employees: pd.DataFrame, scoring: PromotionScoring
 ) -> pd.DataFrame:
     """Rank employees by promotion probability and flag those at or above the recommender's tuned threshold."""
-    aligned = align_features(features, recommender, scoring["unseen_levels"])
+    aligned = align_features(features, recommender, scoring.unseen_levels)
     threshold = recommender["threshold"]["threshold"]
     table = pd.DataFrame(
         {
-            scoring["id_column"]: employees.loc[aligned.index, scoring["id_column"]].to_numpy(),
+            scoring.id_column: employees.loc[aligned.index, scoring.id_column].to_numpy(),
             "probability": predict_scores(recommender["model"], aligned),
         }
     )
     table["recommended"] = table.probability >= threshold
-    table = table.sort_values(["probability", scoring["id_column"]], ascending=[False, True], ignore_index=True)
+    table = table.sort_values(["probability", scoring.id_column], ascending=[False, True], ignore_index=True)
     table["rank"] = range(1, len(table) + 1)
     logger.info(
         "Scored %d employees with %s/%s: %d recommended (threshold %.4f)",
@@ -83,10 +86,10 @@ def score_employees(
 
 
 def summarise_recommendations(
-    recommendations: pd.DataFrame, employees: pd.DataFrame, scoring: dict[str, Any]
+    recommendations: pd.DataFrame, employees: pd.DataFrame, scoring: PromotionScoring
 ) -> pd.DataFrame:
     """How many employees are recommended, per group (``summary_by``, e.g. department) and in total."""
-    by, id_column = scoring["summary_by"], scoring["id_column"]
+    by, id_column = scoring.summary_by, scoring.id_column
     if by not in employees.columns:
         logger.warning("%s: no '%s' column, the summary has the total only", _source(employees), by)
         employees = employees.assign(**{by: "all"})

@@ -62,7 +62,7 @@ def create_template() -> Pipeline:
                     "target_train",
                     "selected_oof_scores",
                     "params:tabular_protocol",
-                    "params:family.threshold",
+                    "params:family",
                 ],
                 ["threshold", "threshold_curve"],
                 name="tune_threshold",
@@ -102,7 +102,6 @@ def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline
         parameters={
             "params:tabular_protocol": "params:tabular_protocol",
             "params:family": f"params:{family}",
-            "params:family.threshold": f"params:{family}.threshold",
             "params:fairness": "params:fairness",
         },
         outputs={name: f"{name}_{family}" for name in CROSS_FAMILY_OUTPUTS if candidate or name != "candidate"},

@@ -11,6 +11,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from .nodes import single_threaded
+from .params import Fairness, PermutationImportanceParams, TabularProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -21,14 +22,14 @@ def audit_fairness(
     test_scores: pd.DataFrame,
     target_test: pd.DataFrame,
     employees: pd.DataFrame,
-    fairness: dict[str, Any],
+    fairness: Fairness,
 ) -> pd.DataFrame:
     """Selection rate, recall (equal opportunity) and disparate impact per group of the protected attribute.
 
     ``test_scores`` are ``evaluate_model``'s (``recommended`` at the tuned threshold). The attribute (``gender``) is
     never a feature: it is looked up for the test rows, by row label, in the validated table the split came from.
     """
-    attribute, reference = fairness["attribute"], fairness["reference_group"]
+    attribute, reference = fairness.attribute, fairness.reference_group
     if attribute not in employees.columns:
         logger.warning("fairness audit: the table has no '%s' column, no audit possible", attribute)
         return pd.DataFrame(
@@ -72,7 +73,7 @@ def audit_fairness(
     base = table.set_index("group").loc[reference]
     table["disparate_impact"] = table.selection_rate / base.selection_rate if base.selection_rate > 0 else np.nan
     table["recall_difference"] = table.recall - base.recall
-    low, high = fairness["disparate_impact_bounds"]
+    low, high = fairness.disparate_impact_bounds
     table["flagged"] = ~table.disparate_impact.between(low, high)
     flagged = table[table.flagged]
     if not flagged.empty:
@@ -120,14 +121,14 @@ def describe_candidate(
 
 
 def select_recommender(
-    protocol: dict[str, Any], **candidates: dict[str, Any]
+    protocol: TabularProtocol, **candidates: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
     """Pick the family with the best cross-validated selection metric (training data only; test never used).
 
     Returns the recommender (model, threshold and input schema, pickled), a JSON summary and a comparison table
     in which the test metrics of every family are shown for the report but play no part in the choice.
     """
-    metric = protocol["selection_metric"]
+    metric = protocol.selection_metric
     rows = []
     for family, candidate in candidates.items():
         if metric not in candidate["cv"]:
@@ -161,7 +162,10 @@ def select_recommender(
 
 
 def explain_recommender(
-    recommender: dict[str, Any], features_test: pd.DataFrame, target_test: pd.DataFrame, explanation: dict[str, Any]
+    recommender: dict[str, Any],
+    features_test: pd.DataFrame,
+    target_test: pd.DataFrame,
+    explanation: PermutationImportanceParams,
 ) -> pd.DataFrame:
     """Permutation importance of the recommender's input columns (original names, not components) on the test part."""
     with single_threaded():
@@ -169,10 +173,10 @@ def explain_recommender(
             recommender["model"],
             features_test[recommender["feature_columns"]],
             target_test.iloc[:, 0].to_numpy(),
-            scoring=explanation["scoring"],
-            n_repeats=explanation["n_repeats"],
-            random_state=explanation["random_state"],
-            n_jobs=explanation.get("n_jobs", 1),
+            scoring=explanation.scoring,
+            n_repeats=explanation.n_repeats,
+            random_state=explanation.random_state,
+            n_jobs=explanation.n_jobs,
         )
     table = pd.DataFrame(
         {
@@ -183,7 +187,7 @@ def explain_recommender(
     ).sort_values("importance_mean", ascending=False, ignore_index=True)
     logger.info(
         "Permutation importance (%s): %s",
-        explanation["scoring"],
+        explanation.scoring,
         dict(zip(table.feature, table.importance_mean.round(4))),
     )
     return table
