@@ -41,9 +41,9 @@ METRICS = ("f1", "roc_auc", "average_precision", "precision", "recall", "f1_test
 
 def typed(params: dict[str, Any], families: list[str]) -> dict[str, Any]:
     """The parameter blocks used here as the nodes' typed models (from raw dicts or a session's typed params)."""
-    from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding
+    from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding, Fairness
     from promotion_cnn.pipelines.data_processing.params import Split
-    from promotion_cnn.pipelines.tabular_modelling.params import Fairness, ModelFamily, TabularProtocol
+    from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
 
     def plain(value: Any) -> Any:
         return value.model_dump() if hasattr(value, "model_dump") else value

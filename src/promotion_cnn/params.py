@@ -76,3 +76,20 @@ class Encoding(Params):
     flags: dict[str, Flag] = Field(default={}, description="Flag name -> the column and level it flags.")
     categorical: list[str] = Field(default=[], description="Columns given the pandas category dtype.")
     one_hot: list[str] = Field(default=[], description="Columns one-hot encoded as 0/1 integer columns.")
+
+
+class Fairness(Params):
+    """The fairness audit of every family on the test part (``fairness``)."""
+
+    attribute: str = Field(description="Protected attribute, never a feature: looked up for the test rows.")
+    reference_group: str = Field(description="Disparate impact = a group's selection rate / this group's.")
+    disparate_impact_bounds: tuple[float, float] = Field(
+        description="Outside these: flagged (the four-fifths rule, both ways)."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Fairness:
+        low, high = self.disparate_impact_bounds
+        if not 0 < low <= high:
+            raise ValueError(f"disparate_impact_bounds must be 0 < low <= high, got {[low, high]}")
+        return self

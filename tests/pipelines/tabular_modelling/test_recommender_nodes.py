@@ -7,13 +7,9 @@ from pydantic import ValidationError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
+from promotion_cnn.params import Fairness
 from promotion_cnn.pipelines.tabular_modelling.nodes import build_estimator, fit_selected_model
-from promotion_cnn.pipelines.tabular_modelling.params import (
-    Fairness,
-    ModelFamily,
-    PermutationImportanceParams,
-    TabularProtocol,
-)
+from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, PermutationImportanceParams, TabularProtocol
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
     audit_fairness,
     combine_family_tables,

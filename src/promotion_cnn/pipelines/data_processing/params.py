@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from promotion_cnn.params import Params
@@ -20,3 +22,28 @@ class Reduction(Params):
 
     pca_variance: float = Field(gt=0, le=1, description="Share of the variance the principal components keep.")
     random_state: int = Field(description="Seed of the PCA solver.")
+
+
+class ImageValidation(Params):
+    """Validation of the raw image folder (``image_validation``)."""
+
+    splits: list[str] = Field(
+        min_length=1, description="Sub-folders of the raw image folder; the first one's classes are the reference."
+    )
+    on_bad_file: Literal["skip", "error"] = Field(
+        description="An unreadable file: skip (warning listing the files) or error (stop, listing the files)."
+    )
+    max_images_per_class: int | None = Field(
+        default=None, gt=0, description="Seeded sample per class and split for smoke runs; null: every image."
+    )
+    seed: int = Field(description="Seed of the per-class sample.")
+    workers: int = Field(default=2, gt=0, description="Threads decoding images during validation.")
+
+
+class ImageSamples(Params):
+    """The sample grids of the study's Fig. 7 (train) and Fig. 8 (val) (``image_samples``)."""
+
+    n_images: int = Field(gt=0, description="Images per grid.")
+    columns: int = Field(gt=0, description="Columns of the grid.")
+    display_size: int = Field(gt=0, description="Pixels a side of each image in the grid.")
+    seed: int = Field(description="Seed of the sample.")

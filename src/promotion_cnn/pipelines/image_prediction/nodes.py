@@ -12,16 +12,18 @@ import pandas as pd
 from promotion_cnn.datasets.image_folder import inspect_image
 from promotion_cnn.pipelines.image_modelling.input_pipeline import make_dataset
 
+from .params import ImagePrediction
+
 logger = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ["file", "predicted_class", "probability", "top_classes", "model", "problem"]
 
 
-def select_image_model(image_prediction: dict[str, Any], **val_metrics: dict[str, Any] | None) -> dict[str, Any]:
+def select_image_model(image_prediction: ImagePrediction, **val_metrics: dict[str, Any] | None) -> dict[str, Any]:
     """The model to predict with: the one named in ``image_prediction.model``, or the trained one with the best
     validation accuracy (``best``); absent metrics (models never trained) are ``None`` and left out."""
     trained = {name: metrics for name, metrics in val_metrics.items() if metrics}
-    choice = image_prediction["model"]
+    choice = image_prediction.model
     if not trained:
         raise ValueError("No trained image model was found: run `kedro run --pipeline image_modelling` first")
     if choice == "best":
@@ -48,7 +50,7 @@ def predict_images(
     new_images: pd.DataFrame,
     trained_image_models: dict[str, Callable[[], Any]],
     selected_model: dict[str, Any],
-    image_prediction: dict[str, Any],
+    image_prediction: ImagePrediction,
 ) -> pd.DataFrame:
     """One row per file: predicted class, its probability and the top classes; unreadable files get a ``problem``."""
     source = new_images.attrs.get("source", "new_images")
@@ -64,7 +66,7 @@ def predict_images(
             source,
             "; ".join(f"{f}: {problems[i]}" for i, f in bad["file"].items()),
         )
-    classes, name, top_k = np.asarray(selected_model["classes"]), selected_model["model"], image_prediction["top_k"]
+    classes, name, top_k = np.asarray(selected_model["classes"]), selected_model["model"], image_prediction.top_k
     table = new_images[["file"]].assign(
         predicted_class=None, probability=np.nan, top_classes=None, model=name, problem=problems
     )
@@ -74,7 +76,7 @@ def predict_images(
             good["path"].tolist(),
             [0] * len(good),
             int(model.input_shape[1] or selected_model["image_size"]),
-            image_prediction["batch_size"],
+            image_prediction.batch_size,
         )
         probabilities = model.predict(data.map(lambda x, _: x), verbose=0)
         top = np.argsort(-probabilities, axis=1)[:, :top_k]

@@ -17,7 +17,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from promotion_cnn.params import Fairness
+
 from .nodes import format_number
+from .params import Report
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -137,7 +140,7 @@ def render_recommender_section(
     model_comparison: pd.DataFrame | None,
     fairness_audit: pd.DataFrame | None,
     importance: pd.DataFrame | None,
-    fairness: dict[str, Any],
+    fairness: Fairness,
 ) -> dict[str, Any]:
     """The recommender beyond the study: the choice among families, the fairness audit and permutation importance."""
     inputs = {
@@ -154,12 +157,12 @@ def render_recommender_section(
     if model_comparison is not None:
         parts += ["<h4>Families compared</h4>", table_html(model_comparison)]
     if fairness_audit is not None:
-        low, high = fairness["disparate_impact_bounds"]
+        low, high = fairness.disparate_impact_bounds
         flagged = fairness_audit[fairness_audit["flagged"].astype(str).str.lower() == "true"]
         parts += [
-            f"<h4>Fairness by {html.escape(fairness['attribute'])} (test part)</h4>",
-            f"<p>{html.escape(fairness['attribute'])} is not a feature; it is kept aside for this audit. "
-            f"Disparate impact is a group's selection rate over group '{html.escape(str(fairness['reference_group']))}'"
+            f"<h4>Fairness by {html.escape(fairness.attribute)} (test part)</h4>",
+            f"<p>{html.escape(fairness.attribute)} is not a feature; it is kept aside for this audit. "
+            f"Disparate impact is a group's selection rate over group '{html.escape(str(fairness.reference_group))}'"
             f"'s; outside [{low}, {high}] it is flagged. Recall difference: equal opportunity.</p>",
             table_html(fairness_audit),
         ]
@@ -233,7 +236,7 @@ def render_image_overview(
 
 
 def render_report(
-    report: dict[str, Any],
+    report: Report,
     summary: str,
     tabular_comparison: pd.DataFrame,
     image_comparison: pd.DataFrame,
@@ -242,16 +245,16 @@ def render_report(
     **sections: dict[str, Any],
 ) -> str:
     """Assemble the self-contained HTML report: what is missing, the comparison, then every section."""
-    tasks, labels = report["tasks"], report["figure_labels"]
+    tasks, labels = report.tasks, report.figure_labels
     everything = {"eda": eda, "image data": image_overview, **sections}
     missing = [
         f"<li><code>{html.escape(name)}</code>: {html.escape(', '.join(part['missing']))} "
-        f"(run <code>{html.escape(tasks[part['task']]['run'])}</code> first)</li>"
+        f"(run <code>{html.escape(tasks[part['task']].run)}</code> first)</li>"
         for name, part in everything.items()
         if part["missing"]
     ]
     body = [
-        f"<h1>{html.escape(report['title'])}</h1>",
+        f"<h1>{html.escape(report.title)}</h1>",
         f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by the <code>reporting</code> pipeline.</p>",
     ]
     if missing:
@@ -264,15 +267,15 @@ def render_report(
     body += [
         "<h2>Comparison</h2>",
         markdown_html(summary),
-        f"<h3>{html.escape(tasks['tabular']['title'])}: this run beside the study</h3>",
+        f"<h3>{html.escape(tasks['tabular'].title)}: this run beside the study</h3>",
         table_html(tabular_comparison),
-        f"<h3>{html.escape(tasks['image']['title'])}: this run beside the study</h3>",
+        f"<h3>{html.escape(tasks['image'].title)}: this run beside the study</h3>",
         table_html(image_comparison),
-        f"<h2>{html.escape(tasks['eda']['title'])}</h2>",
+        f"<h2>{html.escape(tasks['eda'].title)}</h2>",
         eda["html"],
     ]
     for task in ("tabular", "image"):
-        body.append(f"<h2>{html.escape(tasks[task]['title'])}</h2>")
+        body.append(f"<h2>{html.escape(tasks[task].title)}</h2>")
         if task == "image":
             body.append(image_overview["html"])
         for name, section in sections.items():
@@ -285,7 +288,7 @@ def render_report(
                 ]
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(report['title'])}</title><style>{STYLE}</style></head><body>\n"
+        f"<title>{html.escape(report.title)}</title><style>{STYLE}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )

@@ -84,23 +84,6 @@ class ModelFamily(Params):
         return self
 
 
-class Fairness(Params):
-    """The fairness audit of every family on the test part (``fairness``)."""
-
-    attribute: str = Field(description="Protected attribute, never a feature: looked up for the test rows.")
-    reference_group: str = Field(description="Disparate impact = a group's selection rate / this group's.")
-    disparate_impact_bounds: tuple[float, float] = Field(
-        description="Outside these: flagged (the four-fifths rule, both ways)."
-    )
-
-    @model_validator(mode="after")
-    def _bounds(self) -> Fairness:
-        low, high = self.disparate_impact_bounds
-        if not 0 < low <= high:
-            raise ValueError(f"disparate_impact_bounds must be 0 < low <= high, got {[low, high]}")
-        return self
-
-
 class PermutationImportanceParams(Params):
     """Permutation importance of the recommender on the test part (``permutation_importance``)."""
 

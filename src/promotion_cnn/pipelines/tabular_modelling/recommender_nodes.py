@@ -10,8 +10,10 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
+from promotion_cnn.params import Fairness
+
 from .nodes import single_threaded
-from .params import Fairness, PermutationImportanceParams, TabularProtocol
+from .params import PermutationImportanceParams, TabularProtocol
 
 logger = logging.getLogger(__name__)
 
