@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro.validation.exceptions import DataValidationError, ParameterValidationError
 
 from promotion_cnn.datasets import SyntheticEmployeesDataset, generate_employees
 from promotion_cnn.validation import ContractError, TableContract
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 SOURCE = "data/01_raw/employees.csv"
 
@@ -130,3 +138,91 @@ def test_model_input_contracts(project_params):
     assert features.validate(good) is good and target.validate(pd.DataFrame({"is_promoted": [0, 1]})) is not None
     assert "no_empty_number" in _error(features, good.assign(a=[np.nan, 1.0]))
     assert "is_promoted: isin([0, 1]) — 1 case (e.g. row 1: 3)" in _error(target, pd.DataFrame({"is_promoted": [0, 3]}))
+
+
+# ---------- through a Kedro session on a copy of the project: nothing runs before the checks ----------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A copy of the project's conf with an empty data folder (and the same package)."""
+    root = tmp_path_factory.mktemp("project") / "promotion_cnn"
+    shutil.copytree(PROJECT_ROOT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    shutil.copy(PROJECT_ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "src").mkdir()  # bootstrap_project wants one; the package is this checkout's, already imported
+    (root / "data").mkdir()
+    return root
+
+
+def _run(project: Path, runtime_params: dict | None = None, table: pd.DataFrame | None = None, **run) -> None:
+    """``kedro run`` in-process: optional ``--params`` and a CSV in place of ``employees_raw``."""
+    local = project / "conf" / "local" / "catalog.yml"
+    local.unlink(missing_ok=True)
+    if table is not None:
+        table.to_csv(project / "employees.csv", index=False)
+        local.write_text(f"employees_raw:\n  type: pandas.CSVDataset\n  filepath: {project / 'employees.csv'}\n")
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=runtime_params) as session:
+        session.run(pipeline_names=["tabular_modelling"], **run)
+
+
+def _written(project: Path) -> list[Path]:
+    return sorted(p for p in (project / "data").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"tabular_protocol": {"cv_fold": 2}},
+            r"Parameter 'tabular_protocol'.*\ncv_fold\n  Extra inputs are not permitted",
+        ),
+        (
+            {"tabular_protocol": {"n_jobs": "two"}},
+            r"Parameter 'tabular_protocol'.*\nn_jobs\n  Input should be a valid integer",
+        ),
+        (
+            {"tabular_protocol": {"cv_folds": -1}},
+            r"Parameter 'tabular_protocol'.*\ncv_folds\n  Input should be greater than or equal to 0",
+        ),
+        ({"svm": {"threshold": {"method": "bogus"}}}, r"Parameter 'svm'.*\nthreshold\.method\n  Input should be 'f1'"),
+        ({"full_features": {"cleaning": {"fill_value": 0}}}, r"Parameter 'full_features\.cleaning'.*\nfill_value\n"),
+        ({"employee_contract": {"columns": {"age": {"min": 90}}}}, r"Parameter 'employee_contract'.*above max"),
+    ],
+    ids=["misspelt-key", "wrong-type", "impossible-value", "unknown-choice", "namespaced-block", "contract-bounds"],
+)
+def test_a_bad_parameter_stops_the_run_before_any_node_naming_the_key(project, override, message):
+    with pytest.raises(ParameterValidationError) as error:
+        _run(project, override)
+    assert re.search(message, str(error.value), re.S), str(error.value)
+    assert _written(project) == []
+
+
+def test_age_minus_5_and_rating_9_stop_the_run_before_any_node(project):
+    table = generate_employees(200, seed=4)
+    table.loc[3, "age"], table.loc[7, "previous_year_rating"] = -5, 9
+    with pytest.raises(DataValidationError) as error:
+        _run(project, table=table)
+    text = str(error.value)
+    assert f"Validation failed for dataset 'employees_raw' on load, file {project / 'employees.csv'}" in text
+    assert "age: between(16, 80) — 1 case (e.g. row 3: -5)" in text
+    assert "previous_year_rating: between(1, 5) — 1 case (e.g. row 7: 9.0)" in text
+    assert _written(project) == []
+
+
+def test_warn_mode_logs_the_rows_and_the_run_goes_on(project, caplog):
+    table = generate_employees(200, seed=4)
+    table.loc[[3, 8], "age"] = 85
+    with caplog.at_level(logging.WARNING, logger="promotion_cnn.validation"):
+        _run(
+            project,
+            {"employee_contract": {"columns": {"age": {"max": 80, "severity": "warn"}}}},
+            table,
+            node_names=["validate_employees"],
+        )
+    assert (
+        "2 row(s) fail between(16, 80) on column 'age' (severity warn, kept), e.g. row 3: 85, row 8: 85" in caplog.text
+    )
+    assert caplog.text.count("severity warn") == 1  # checked once, before the nodes, not again on load
+    assert pd.read_parquet(project / "data/02_intermediate/employees_validated.parquet").age.max() == 85
