@@ -93,31 +93,36 @@ def run_kedro(env: str, overrides: dict, whole: bool = False) -> dict[str, Any]:
 
 def run_plain(env: str, overrides: dict) -> dict[str, Any]:
     """The same computation as a plain script: the node functions chained by hand, no catalog."""
+    from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding
     from promotion_cnn.pipelines.data_processing import tabular_nodes as dp
+    from promotion_cnn.pipelines.data_processing.params import Reduction, Split
     from promotion_cnn.pipelines.tabular_modelling import nodes as tm
+    from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
 
     with KedroSession.create(project_path=ROOT, env=env) as session:
         context = session.load_context()
-        params = _merge(context.params, overrides)
+        params = _merge(context.config_loader["parameters"], overrides)  # raw blocks, typed below
         raw = context.catalog.load("employees_raw")
     started = time.perf_counter()
-    table = dp.validate_table(raw, params["employees_schema"])
-    table = dp.fill_missing_values(table, params["cleaning"]["fill_values"])
-    table = dp.drop_columns(table, params["cleaning"]["drop_columns"])
-    table = dp.keep_columns(table, params["cleaning"]["keep_columns"], params["employees_schema"]["target"])
-    table = dp.encode_ordinal(table, params["encoding"]["ordinal"])
-    table = dp.encode_flags(table, params["encoding"]["flags"])
-    table = dp.as_categories(table, params["encoding"]["categorical"])
-    table = dp.one_hot_encode(table, params["encoding"]["one_hot"])
-    x_train, x_test, y_train, y_test = dp.split_train_test(table, params["employees_schema"]["target"], params["split"])
-    reducer = dp.fit_feature_reducer(x_train, params["reduction"])
+    schema, cleaning = EmployeesSchema(**params["employees_schema"]), Cleaning(**params["cleaning"])
+    encoding = Encoding(**params["encoding"])
+    table = dp.validate_table(raw, schema)
+    table = dp.fill_missing_values(table, cleaning)
+    table = dp.drop_columns(table, cleaning)
+    table = dp.keep_columns(table, cleaning, schema)
+    table = dp.encode_ordinal(table, encoding)
+    table = dp.encode_flags(table, encoding)
+    table = dp.as_categories(table, encoding)
+    table = dp.one_hot_encode(table, encoding)
+    x_train, x_test, y_train, y_test = dp.split_train_test(table, schema, Split(**params["split"]))
+    reducer = dp.fit_feature_reducer(x_train, Reduction(**params["reduction"]))
     metrics = {}
     for family in FAMILIES:
-        protocol, spec = params["tabular_protocol"], params[family]
+        protocol, spec = TabularProtocol(**params["tabular_protocol"]), ModelFamily(**params[family])
         scores, oof, fitted = tm.evaluate_variants(x_train, y_train, reducer, spec, protocol)
         selected = tm.select_variant(scores, protocol)
         model, selected_oof = tm.fit_selected_model(x_train, y_train, reducer, spec, selected, fitted, oof, protocol)
-        threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
+        threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec)
         metrics[family] = tm.evaluate_model(model, threshold, x_test, y_test, selected)[0]
     return {"wall_seconds": time.perf_counter() - started, "test_metrics": metrics}
 

@@ -40,19 +40,40 @@ FAIRNESS_COLUMNS = ("group", "n", "n_promoted", "selection_rate", "recall", "dis
 # chosen on the test labels, which the project never does), only the ceiling the honest threshold is measured against.
 
 
+def typed(params: dict[str, Any], families: list[str]) -> dict[str, Any]:
+    """The parameter blocks used here as the nodes' typed models (from raw dicts or a session's typed params)."""
+    from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding, Fairness
+    from promotion_cnn.pipelines.data_processing.params import Split
+    from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
+
+    def plain(value: Any) -> Any:
+        return value.model_dump() if hasattr(value, "model_dump") else value
+
+    full = params["full_features"]
+    return {
+        "employees_schema": EmployeesSchema.model_validate(plain(params["employees_schema"])),
+        "cleaning": Cleaning.model_validate(plain(full["cleaning"])),
+        "encoding": Encoding.model_validate(plain(full["encoding"])),
+        "split": Split.model_validate(plain(params["split"])),
+        "tabular_protocol": TabularProtocol.model_validate(plain(params["tabular_protocol"])),
+        "fairness": Fairness.model_validate(plain(params["fairness"])),
+        **{family: ModelFamily.model_validate(plain(params[family])) for family in families},
+    }
+
+
 def full_features(raw: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The validated table and its `full` feature table, through the project's processing nodes."""
     from promotion_cnn.pipelines.data_processing import tabular_nodes as dp
 
-    validated = dp.validate_table(raw, params["employees_schema"])
-    spec, target = params["full_features"], params["employees_schema"]["target"]
-    table = dp.fill_missing_values(validated, spec["cleaning"]["fill_values"])
-    table = dp.drop_columns(table, spec["cleaning"]["drop_columns"])
-    table = dp.keep_columns(table, spec["cleaning"]["keep_columns"], target)
-    table = dp.encode_ordinal(table, spec["encoding"]["ordinal"])
-    table = dp.encode_flags(table, spec["encoding"]["flags"])
-    table = dp.as_categories(table, spec["encoding"]["categorical"])
-    return validated, dp.one_hot_encode(table, spec["encoding"]["one_hot"])
+    schema, cleaning, encoding = params["employees_schema"], params["cleaning"], params["encoding"]
+    validated = dp.validate_table(raw, schema)
+    table = dp.fill_missing_values(validated, cleaning)
+    table = dp.drop_columns(table, cleaning)
+    table = dp.keep_columns(table, cleaning, schema)
+    table = dp.encode_ordinal(table, encoding)
+    table = dp.encode_flags(table, encoding)
+    table = dp.as_categories(table, encoding)
+    return validated, dp.one_hot_encode(table, encoding)
 
 
 def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, families: list[str], seed: int) -> dict:
@@ -62,9 +83,9 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
     from promotion_cnn.pipelines.tabular_modelling.assessment_nodes import audit_fairness
     from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 
-    protocol = {**params["tabular_protocol"], "random_state": seed, "progress": 0}
-    split = {**params["split"], "random_state": seed}
-    x_train, x_test, y_train, y_test = split_train_test(features, params["employees_schema"]["target"], split)
+    protocol = params["tabular_protocol"].model_copy(update={"random_state": seed, "progress": 0})
+    split = params["split"].model_copy(update={"random_state": seed})
+    x_train, x_test, y_train, y_test = split_train_test(features, params["employees_schema"], split)
     out: dict[str, Any] = {"seed": seed, "families": {}}
     candidates = {}
     for family in families:
@@ -73,7 +94,7 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         scores, oof, fitted = tm.evaluate_variants(x_train, y_train, None, spec, protocol)
         selected = tm.select_variant(scores, protocol)
         model, selected_oof = tm.fit_selected_model(x_train, y_train, None, spec, selected, fitted, oof, protocol)
-        threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec["threshold"])
+        threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec)
         metrics, *_, test_scores = tm.evaluate_model(model, threshold, x_test, y_test, selected)
         metrics = {**metrics, "f1_test_optimal": tm.best_f1(y_test.iloc[:, 0], test_scores["score"])}
         audit, _ = audit_fairness(test_scores, y_test, validated, params["fairness"], params["assessment"]["bootstrap"])
@@ -175,7 +196,7 @@ def main() -> None:
     started = time.perf_counter()
     with KedroSession.create(project_path=ROOT, env=args.env) as session:
         context = session.load_context()
-        params = context.params
+        params = typed(context.params, args.families)
         raw = context.catalog.load("employees_raw")
     validated, features = full_features(raw, params)
     runs = [run_seed(validated, features, params, args.families, seed) for seed in args.seeds]
@@ -185,7 +206,7 @@ def main() -> None:
         f"--families {' '.join(args.families)}",
         "env": args.env,
         "seeds": args.seeds,
-        "test_size": params["split"]["test_size"],
+        "test_size": params["split"].test_size,
         "runs": runs,
         "wall_seconds": time.perf_counter() - started,
     }

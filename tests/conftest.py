@@ -11,6 +11,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
+from kedro.validation.parameter_validator import ParameterValidator
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -61,8 +62,13 @@ class KeptDataset(MemoryDataset):
 def _parameter(params: dict[str, Any], name: str) -> Any:
     value = params
     for key in name.removeprefix("params:").split("."):
-        value = value[key]
+        value = value[key] if isinstance(value, dict) else getattr(value, key)
     return value
+
+
+def typed_params(pipeline: Pipeline, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters as a run gives them to ``pipeline``'s nodes: blocks hinted with a model become that model."""
+    return ParameterValidator({"pipeline": pipeline}).validate_raw_params(params)
 
 
 @pytest.fixture(scope="session")
@@ -71,6 +77,7 @@ def run_pipeline():
 
     def run(pipeline: Pipeline, params: dict[str, Any], inputs: dict[str, Any], outputs: list[str]) -> dict[str, Any]:
         catalog = DataCatalog({name: MemoryDataset(value, copy_mode="assign") for name, value in inputs.items()})
+        params = typed_params(pipeline, params)
         for name in pipeline.datasets():
             if name.startswith("params:"):
                 catalog[name] = MemoryDataset(_parameter(params, name))

@@ -22,8 +22,10 @@ def test_tabular_seeds_runs_one_split_on_tiny_data(fast_params):
         **fast_params,
         "hist_gradient_boosting": {**boosting, "base_params": {**boosting["base_params"], "max_iter": 20}},
     }
+    families = ["logistic_regression", "hist_gradient_boosting"]
+    params = seeds.typed(params, families)
     validated, features = seeds.full_features(generate_employees(1500, seed=3), params)
-    run = seeds.run_seed(validated, features, params, ["logistic_regression", "hist_gradient_boosting"], seed=1)
+    run = seeds.run_seed(validated, features, params, families, seed=1)
     assert set(run["families"]) == {"logistic_regression", "hist_gradient_boosting"}
     test = run["families"]["logistic_regression"]["test"]
     assert 0.5 < test["roc_auc"] <= 1 and test["f1"] <= test["f1_test_optimal"] <= 1

@@ -8,6 +8,7 @@ from kedro.config import OmegaConfigLoader
 from promotion_cnn.datasets.optional import OptionalInputsHook
 from promotion_cnn.hooks import DataSourceHook
 from promotion_cnn.runs import RunJournalHook
+from promotion_cnn.validation import ContractHook
 
 # No network here and no consent asked: telemetry stays off unless a user opts in (see also .telemetry).
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
@@ -17,7 +18,15 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 # RunJournalHook: a run's outputs count only when it succeeds (docs/architecture.md, "Runs are all-or-nothing").
 # OptionalInputsHook: the report lists missing parts instead of failing when a pipeline has not run yet,
 # and image_prediction chooses among the image models that have been trained.
+# ContractHook: the catalog's `validator:` contracts get the parameters and name the file; the input tables are
+# checked before any node runs, and an entry overridden without a `validator:` block keeps its default contract.
 HOOKS = (
+    ContractHook(
+        defaults={
+            "employees_raw": "promotion_cnn.validation.employee_table",
+            "employees_to_score": "promotion_cnn.validation.table_to_score",
+        }
+    ),
     DataSourceHook(),
     RunJournalHook(),
     OptionalInputsHook(tag="reporting"),

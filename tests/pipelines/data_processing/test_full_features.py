@@ -6,14 +6,9 @@ import pandas as pd
 import pytest
 
 from promotion_cnn.datasets import generate_employees
+from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
-from promotion_cnn.pipelines.data_processing.tabular_nodes import (
-    InvalidTableError,
-    as_categories,
-    keep_columns,
-    one_hot_encode,
-    validate_table,
-)
+from promotion_cnn.pipelines.data_processing.tabular_nodes import as_categories, keep_columns, one_hot_encode
 
 OUTPUTS = [
     "features_train",
@@ -67,19 +62,14 @@ def test_another_table_runs_by_configuration_only(project_params, run_pipeline, 
 
 def test_keep_columns_none_keeps_everything_and_list_keeps_target():
     table = pd.DataFrame({"a": [1], "b": [2], "y": [0]})
-    assert keep_columns(table, None, "y") is table
-    assert list(keep_columns(table, ["b"], "y").columns) == ["b", "y"]
+    schema = EmployeesSchema(required_columns=["a"], numeric_columns=[], target="y")
+    assert keep_columns(table, Cleaning(keep_columns=None), schema) is table
+    assert list(keep_columns(table, Cleaning(keep_columns=["b"]), schema).columns) == ["b", "y"]
 
 
 def test_as_categories_and_one_hot_skip_absent_columns():
     table = pd.DataFrame({"department": ["HR", "Legal"]})
-    assert isinstance(as_categories(table, ["department", "region"]).department.dtype, pd.CategoricalDtype)
-    assert list(one_hot_encode(table, ["department", "region"]).columns) == ["department_HR", "department_Legal"]
-
-
-def test_validate_rejects_duplicate_ids(project_params):
-    table = generate_employees(50, seed=1)
-    table.loc[7, "employee_id"] = table.loc[3, "employee_id"]
-    table.attrs["source"] = "dataset 'employees_raw' (x.csv)"
-    with pytest.raises(InvalidTableError, match=r"x\.csv.*'employee_id' must be unique.*1 row"):
-        validate_table(table, project_params["employees_schema"])
+    categorical = Encoding(categorical=["department", "region"])
+    assert isinstance(as_categories(table, categorical).department.dtype, pd.CategoricalDtype)
+    one_hot = Encoding(one_hot=["department", "region"])
+    assert list(one_hot_encode(table, one_hot).columns) == ["department_HR", "department_Legal"]

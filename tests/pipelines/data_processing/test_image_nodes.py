@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from pydantic import ValidationError
 
 from promotion_cnn.datasets import DigitsImageFolderDataset, ImageFolderDataset, index_image_folder, read_image_rgb
 from promotion_cnn.pipelines.data_processing.image_nodes import (
@@ -18,9 +19,10 @@ from promotion_cnn.pipelines.data_processing.image_nodes import (
     validate_images,
 )
 from promotion_cnn.pipelines.data_processing.image_pipeline import create_image_pipeline
+from promotion_cnn.pipelines.data_processing.params import ImageSamples, ImageValidation
 
-VALIDATION = {"splits": ["train", "val"], "on_bad_file": "skip", "max_images_per_class": None, "seed": 0, "workers": 2}
-SAMPLES = {"n_images": 9, "columns": 3, "display_size": 16, "seed": 0}
+VALIDATION = ImageValidation(splits=["train", "val"], on_bad_file="skip", max_images_per_class=None, seed=0, workers=2)
+SAMPLES = ImageSamples(n_images=9, columns=3, display_size=16, seed=0)
 
 
 def write_image(path: Path, mode: str = "RGB", size: int = 12, fmt: str | None = None, seed: int = 0) -> Path:
@@ -96,12 +98,12 @@ def test_bad_files_are_skipped_and_listed_or_raise(folder: Path, caplog, make_ba
     assert expected in issues["problem"][0]
     assert str(bad) in caplog.text
     with pytest.raises(InvalidImageSetError, match=rf"(?s)1 file\(s\) cannot be used.*{bad}.*{expected}"):
-        validate_images(index_image_folder(folder), {**VALIDATION, "on_bad_file": "error"})
+        validate_images(index_image_folder(folder), VALIDATION.model_copy(update={"on_bad_file": "error"}))
 
 
 def test_unknown_on_bad_file_setting_is_rejected(folder: Path) -> None:
-    with pytest.raises(ValueError, match="on_bad_file must be"):
-        validate_images(index_image_folder(folder), {**VALIDATION, "on_bad_file": "ignore"})
+    with pytest.raises(ValidationError, match="on_bad_file"):
+        ImageValidation.model_validate({**VALIDATION.model_dump(), "on_bad_file": "ignore"})
 
 
 def test_empty_class_folder_is_an_error_naming_it(folder: Path) -> None:
@@ -147,10 +149,10 @@ def test_greyscale_is_replicated_and_transparency_flattened_on_white(tmp_path: P
 
 
 def test_sampling_per_class_is_seeded(folder: Path) -> None:
-    settings = {**VALIDATION, "max_images_per_class": 2}
+    settings = VALIDATION.model_copy(update={"max_images_per_class": 2})
     first, _ = validate_images(index_image_folder(folder), settings)
     again, _ = validate_images(index_image_folder(folder), settings)
-    other, _ = validate_images(index_image_folder(folder), {**settings, "seed": 1})
+    other, _ = validate_images(index_image_folder(folder), settings.model_copy(update={"seed": 1}))
     assert len(first) == 12 and first.equals(again) and not first.equals(other)
 
 

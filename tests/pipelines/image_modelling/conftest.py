@@ -11,6 +11,8 @@ from kedro.config import OmegaConfigLoader
 from promotion_cnn.datasets import write_digits_folder
 from promotion_cnn.datasets.image_folder import index_image_folder
 from promotion_cnn.pipelines.data_processing.image_nodes import count_images_per_class, validate_images
+from promotion_cnn.pipelines.data_processing.params import ImageValidation
+from promotion_cnn.pipelines.image_modelling.params import ImageModel, ImageTraining
 from promotion_cnn.settings import CONFIG_LOADER_ARGS
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -43,7 +45,7 @@ def tiny_digits(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_manifest(tiny_digits: Path) -> pd.DataFrame:
     """Four training and four validation images per class: 80 images."""
-    settings = {"splits": ["train", "val"], "on_bad_file": "error", "max_images_per_class": 4, "seed": 0, "workers": 2}
+    settings = ImageValidation(splits=["train", "val"], on_bad_file="error", max_images_per_class=4, seed=0, workers=2)
     return validate_images(index_image_folder(tiny_digits), settings)[0]
 
 
@@ -53,12 +55,12 @@ def tiny_class_counts(tiny_manifest: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.fixture
-def training() -> dict:
+def training() -> ImageTraining:
     """Shared training settings for one fast epoch."""
-    return {**_load_parameters()["image_training"], "epochs": 1, "batch_size": 16}
+    return ImageTraining.model_validate({**_load_parameters()["image_training"], "epochs": 1, "batch_size": 16})
 
 
 @pytest.fixture
-def tiny_lenet() -> dict:
+def tiny_lenet() -> ImageModel:
     """LeNet at 16x16 (the study's layers, smaller input)."""
-    return {**_load_parameters()["lenet"], "image_size": 16}
+    return ImageModel.model_validate({**_load_parameters()["lenet"], "image_size": 16})

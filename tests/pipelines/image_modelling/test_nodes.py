@@ -18,6 +18,7 @@ from promotion_cnn.pipelines.image_modelling.nodes import (
     summarise_model,
     train_model,
 )
+from promotion_cnn.pipelines.image_modelling.params import ImageModel
 
 METRIC_KEYS = {
     "val_accuracy",
@@ -33,15 +34,16 @@ METRIC_KEYS = {
 }
 
 
-def test_model_overrides_shared_training_settings() -> None:
-    assert settings({"training": {"batch_size": 8}}, {"batch_size": 32, "epochs": 3}) == {"batch_size": 8, "epochs": 3}
-    assert settings({"training": None}, {"epochs": 3}) == {"epochs": 3}
+def test_model_overrides_shared_training_settings(tiny_lenet, training) -> None:
+    lenet_8 = ImageModel.model_validate({**tiny_lenet.model_dump(exclude_unset=True), "training": {"batch_size": 8}})
+    assert settings(lenet_8, training) == {**training.model_dump(), "batch_size": 8}
+    assert settings(tiny_lenet, training) == training.model_dump()
 
 
 def test_build_is_seeded_and_sized_by_the_classes(tiny_class_counts, tiny_lenet, training) -> None:
     first = build_model(tiny_class_counts, tiny_lenet, training)
     again = build_model(tiny_class_counts, tiny_lenet, training)
-    other = build_model(tiny_class_counts, tiny_lenet, {**training, "seed": 1})
+    other = build_model(tiny_class_counts, tiny_lenet, training.model_copy(update={"seed": 1}))
     assert first.output_shape == (None, 10)
     assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
     assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
@@ -56,7 +58,7 @@ def test_summary_is_text_with_the_parameter_count(tiny_class_counts, tiny_lenet,
 def test_train_and_evaluate(tiny_manifest, tiny_class_counts, tiny_lenet, training, caplog) -> None:
     network = build_model(tiny_class_counts, tiny_lenet, training)
     before = [w.copy() for w in network.get_weights()]
-    two_epochs = {**training, "epochs": 2, "progress_seconds": 0}
+    two_epochs = training.model_copy(update={"epochs": 2, "progress_seconds": 0})
     with caplog.at_level(logging.INFO):
         trained, history, timing = train_model(network, tiny_manifest, tiny_lenet, two_epochs)
     assert "epoch 1/2, batch 1/3" in caplog.text and "epoch 2/2 done" in caplog.text
@@ -80,7 +82,7 @@ def test_train_and_evaluate(tiny_manifest, tiny_class_counts, tiny_lenet, traini
 def test_time_budget_stops_training_between_epochs(tiny_manifest, tiny_class_counts, tiny_lenet, training) -> None:
     network = build_model(tiny_class_counts, tiny_lenet, training)
     _, history, timing = train_model(
-        network, tiny_manifest, tiny_lenet, {**training, "epochs": 5, "time_budget_minutes": 1e-9}
+        network, tiny_manifest, tiny_lenet, training.model_copy(update={"epochs": 5, "time_budget_minutes": 1e-9})
     )
     assert len(history) == 1 and timing["stopped_by_time_budget"] and timing["epochs_planned"] == 5
 

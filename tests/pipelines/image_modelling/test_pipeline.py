@@ -10,6 +10,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
+from kedro.validation.parameter_validator import ParameterValidator
 
 from promotion_cnn.pipelines.data_processing import create_image_pipeline
 from promotion_cnn.pipelines.image_modelling import IMAGE_MODELS, create_pipeline
@@ -89,9 +90,10 @@ def test_whole_image_pipeline_runs_on_tiny_images(
     catalog = project_catalog(project_root, "quick", tiny_digits)
     parameters = load_parameters("quick")
     parameters["image_validation"] = {**parameters["image_validation"], "max_images_per_class": 2}
-    for key, value in parameters.items():
-        catalog[f"params:{key}"] = value
-    SequentialRunner().run(create_image_pipeline() + create_pipeline(), catalog)
+    pipeline = create_image_pipeline() + create_pipeline()
+    for key, value in ParameterValidator({"image": pipeline}).validate_raw_params(parameters).items():
+        catalog[f"params:{key}"] = value  # typed, as a run gives them
+    SequentialRunner().run(pipeline, catalog)
 
     assert catalog.load("image_class_counts")["count"].tolist() == [2] * 20
     assert catalog.load("image_issues").empty

@@ -13,6 +13,7 @@ from promotion_cnn.pipelines.image_modelling.nodes import (
     evaluate_model,
     train_model,
 )
+from promotion_cnn.pipelines.image_modelling.params import ImageModel
 from promotion_cnn.pipelines.image_modelling.training import (
     keep_best_callback,
     learning_rate,
@@ -94,13 +95,7 @@ def test_keep_best_is_only_there_when_asked_for() -> None:
 
 
 def test_keep_best_ends_with_the_best_epochs_weights(tiny_manifest, tiny_class_counts, tiny_lenet, training) -> None:
-    run = {
-        **training,
-        "epochs": 4,
-        "learning_rate": 0.05,
-        "keep_best": True,
-        "label_smoothing": 0.1,
-    }
+    run = training.model_copy(update={"epochs": 4, "learning_rate": 0.05, "keep_best": True, "label_smoothing": 0.1})
     network = build_model(tiny_class_counts, tiny_lenet, run)
     trained, history, timing = train_model(network, tiny_manifest, tiny_lenet, run)
     metrics, _ = evaluate_model(trained, tiny_manifest, tiny_lenet, run, history, timing)
@@ -111,8 +106,8 @@ def test_keep_best_ends_with_the_best_epochs_weights(tiny_manifest, tiny_class_c
 def test_resnet_trains_with_every_option_and_mixed_precision(
     tiny_manifest, tiny_class_counts, training, load_parameters
 ) -> None:
-    resnet = {**load_parameters("quick")["resnet"], "image_size": 16}
-    run = {**training, "precision": "mixed_bfloat16"}
+    resnet = ImageModel.model_validate({**load_parameters("quick")["resnet"], "image_size": 16})
+    run = training.model_copy(update={"precision": "mixed_bfloat16"})
     network = build_model(tiny_class_counts, resnet, run)
     assert network.get_layer("rescale").compute_dtype == "float32" and network.layers[-2].compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == "float32"
@@ -125,13 +120,13 @@ def test_resnet_trains_with_every_option_and_mixed_precision(
 def test_resnet_validates_at_another_size_and_fixed_inputs_refuse_to(
     tiny_manifest, tiny_class_counts, training, tiny_lenet, load_parameters
 ) -> None:
-    resnet = {**load_parameters("quick")["resnet"], "image_size": 12, "eval_image_size": 16}
-    run = {**training, "epochs": 1}
+    resnet = ImageModel.model_validate({**load_parameters("quick")["resnet"], "image_size": 12, "eval_image_size": 16})
+    run = training.model_copy(update={"epochs": 1})
     network = build_model(tiny_class_counts, resnet, run)
     trained, history, timing = train_model(network, tiny_manifest, resnet, run)
     metrics, _ = evaluate_model(trained, tiny_manifest, resnet, run, history, timing)
     assert metrics["image_size"] == 12 and metrics["eval_image_size"] == 16
     assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)  # validated at 16 too
-    lenet = {**tiny_lenet, "eval_image_size": 20}
+    lenet = tiny_lenet.model_copy(update={"eval_image_size": 20})
     with pytest.raises(ValueError, match=r"lenet takes only 16px inputs, so eval_image_size \(20\) must be null or 16"):
         train_model(build_model(tiny_class_counts, lenet, run), tiny_manifest, lenet, run)

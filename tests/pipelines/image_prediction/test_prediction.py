@@ -19,6 +19,12 @@ from kedro_datasets.partitions import PartitionedDataset
 
 from promotion_cnn.datasets import ImageFileListDataset, ImageModelDataset, write_digits_folder
 from promotion_cnn.pipelines.image_prediction.nodes import PREDICTION_COLUMNS, predict_images, select_image_model
+from promotion_cnn.pipelines.image_prediction.params import ImagePrediction
+
+
+def _params(model: str) -> ImagePrediction:
+    return ImagePrediction(model=model, top_k=3, batch_size=8)
+
 
 PROJECT = Path(__file__).resolve().parents[3]
 METRICS = {
@@ -30,17 +36,17 @@ OLD, NEW = "2026-01-01T00.00.00.000Z", "2026-02-01T00.00.00.000Z"
 
 
 def test_best_or_named_model_is_selected_among_the_trained_ones() -> None:
-    assert select_image_model({"model": "best"}, **METRICS)["model"] == "resnet"
-    chosen = select_image_model({"model": "lenet"}, **METRICS)
+    assert select_image_model(_params("best"), **METRICS)["model"] == "resnet"
+    chosen = select_image_model(_params("lenet"), **METRICS)
     assert chosen == {"model": "lenet", "model_version": "v1", "val_accuracy": 0.6}
     with pytest.raises(ValueError, match="name no model version"):
-        select_image_model({"model": "lenet"}, lenet={"val_accuracy": 0.6})
+        select_image_model(_params("lenet"), lenet={"val_accuracy": 0.6})
     with pytest.raises(ValueError, match="'alexnet', which has not been trained yet"):
-        select_image_model({"model": "alexnet"}, **METRICS)
+        select_image_model(_params("alexnet"), **METRICS)
     with pytest.raises(ValueError, match="'vgg', which is not an image model"):
-        select_image_model({"model": "vgg"}, **METRICS)
+        select_image_model(_params("vgg"), **METRICS)
     with pytest.raises(ValueError, match="run `kedro run --pipeline image_modelling` first"):
-        select_image_model({"model": "best"}, lenet=None)
+        select_image_model(_params("best"), lenet=None)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,7 @@ def saved_models(tmp_path_factory) -> PartitionedDataset:
 def test_every_file_gets_a_row_and_unreadable_ones_a_problem(new_images: Path, saved_models, caplog) -> None:
     files = ImageFileListDataset(str(new_images)).load()
     selected = {"model": "tiny", "model_version": OLD, "val_accuracy": 1.0}
-    table = predict_images(files, saved_models.load(), selected, {"top_k": 3, "batch_size": 8})
+    table = predict_images(files, saved_models.load(), selected, _params("best"))
     assert list(table.columns) == PREDICTION_COLUMNS and len(table) == len(files) == 22
     bad = table.set_index("file").loc[["broken.png", "notes.txt"]]
     assert bad["predicted_class"].isna().all() and bad["problem"].str.contains("truncated|not an image").all()
@@ -94,7 +100,7 @@ def test_every_file_gets_a_row_and_unreadable_ones_a_problem(new_images: Path, s
 def test_empty_or_missing_folder_and_unsaved_model_are_named(tmp_path: Path, new_images: Path, saved_models) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no files to predict"):
-        predict_images(ImageFileListDataset(str(tmp_path / "empty")).load(), {}, {}, {"top_k": 3, "batch_size": 8})
+        predict_images(ImageFileListDataset(str(tmp_path / "empty")).load(), {}, {}, _params("best"))
     with pytest.raises(DatasetError, match="'.*nowhere' does not exist"):
         ImageFileListDataset(str(tmp_path / "nowhere")).load()
     files = ImageFileListDataset(str(new_images)).load()
@@ -103,7 +109,7 @@ def test_empty_or_missing_folder_and_unsaved_model_are_named(tmp_path: Path, new
         ({"model": "tiny", "model_version": "2025-01-01T00.00.00.000Z"}, rf"saved versions: \['{OLD}', '{NEW}'\]"),
     ):
         with pytest.raises(ValueError, match=message):
-            predict_images(files, saved_models.load(), {**selected, "val_accuracy": 1.0}, {"top_k": 3, "batch_size": 8})
+            predict_images(files, saved_models.load(), {**selected, "val_accuracy": 1.0}, _params("best"))
 
 
 def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:

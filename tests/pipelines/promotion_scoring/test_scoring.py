@@ -13,9 +13,12 @@ from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
 from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError
 from promotion_cnn.pipelines.promotion_scoring import create_pipeline
 from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
+from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 
-NO_CV = {"cv_folds": 0, "n_jobs": 1, "random_state": 0, "progress": 0}
+NO_CV = TabularProtocol(
+    cv_folds=0, selection_metric="cv_f1_tuned", threshold_source="in_sample", random_state=0, n_jobs=1, progress=0
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def recommender(project_params, run_pipeline):
         ["full_features_train", "full_target_train"],
     )
     features, target = data["full_features_train"], data["full_target_train"]
-    family = project_params["hist_gradient_boosting"]
+    family = ModelFamily.model_validate(project_params["hist_gradient_boosting"])
     model = fit_selected_model(features, target, None, family, "default", {}, pd.DataFrame(), NO_CV)[0]
     scores = pd.DataFrame({"variant": ["default"], "cv_f1_tuned": [0.5]})
     candidate = describe_candidate(
@@ -39,7 +42,7 @@ def recommender(project_params, run_pipeline):
         {k: 0.5 for k in ("precision", "recall", "f1", "roc_auc")},
         features,
     )
-    return select_recommender({"selection_metric": "cv_f1_tuned"}, hist_gradient_boosting=candidate)[0]
+    return select_recommender(NO_CV, hist_gradient_boosting=candidate)[0]
 
 
 def _to_score(n: int = 300, seed: int = 21) -> pd.DataFrame:
@@ -120,29 +123,6 @@ def test_unseen_levels_can_stop_the_run(score, recommender, project_params):
     table.loc[0, "region"] = "region_99"
     with pytest.raises(InvalidTableError, match=r"current\.csv.*'region'.*region_99"):
         score(recommender, project_params, table, unseen_levels="error")
-
-
-@pytest.mark.parametrize(
-    ("corruption", "message"),
-    [
-        (lambda t: t.drop(columns="avg_training_score"), r"required column\(s\) missing: \['avg_training_score'\]"),
-        (
-            lambda t: t.astype({"age": "object"}).assign(age=lambda d: d.age.where(d.index != 4, "forty")),
-            r"column 'age' must be numeric but row 4 holds 'forty'",
-        ),
-        (
-            lambda t: t.assign(employee_id=t.employee_id.where(t.index != 9, t.employee_id[2])),
-            r"column 'employee_id' must be unique but 1 row\(s\) repeat a value",
-        ),
-        (lambda t: t.iloc[0:0], "the table is empty"),
-    ],
-    ids=["missing-column", "non-numeric", "duplicate-id", "empty"],
-)
-def test_bad_input_is_named(score, recommender, project_params, corruption, message):
-    table = corruption(_to_score())
-    table.attrs["source"] = "dataset 'employees_to_score' (current.csv)"
-    with pytest.raises(InvalidTableError, match=r"current\.csv.*" + message):
-        score(recommender, project_params, table)
 
 
 def test_optional_column_the_model_needs_is_named(score, recommender, project_params):

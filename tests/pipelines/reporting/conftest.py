@@ -10,9 +10,13 @@ import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
+from kedro.validation.parameter_validator import ParameterValidator
+from kedro.validation.utils import get_typed_fields
 from PIL import Image
 
 from promotion_cnn.datasets import generate_employees
+from promotion_cnn.pipelines.reporting import create_pipeline
+from promotion_cnn.pipelines.reporting.params import Comparison, Eda, Report
 from promotion_cnn.pipelines.reporting.pipeline import IMAGE_MODELS
 from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
 
@@ -28,7 +32,10 @@ def parameters() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def reporting(parameters) -> dict[str, Any]:
-    return parameters["reporting"]
+    """The ``reporting`` block with its typed sub-blocks (as the nodes receive them) and the raw rest."""
+    raw = parameters["reporting"]
+    models = {"eda": Eda, "comparison": Comparison, "report": Report}
+    return {**raw, **{key: model.model_validate(raw[key]) for key, model in models.items()}}
 
 
 @pytest.fixture(scope="session")
@@ -207,9 +214,9 @@ def parameter_entries(parameters: dict[str, Any]) -> dict[str, Any]:
 
     def walk(prefix: str, value: Any) -> None:
         entries[f"params:{prefix}"] = value
-        if isinstance(value, dict):
-            for key, child in value.items():
-                walk(f"{prefix}.{key}", child)
+        children = value if isinstance(value, dict) else get_typed_fields(value)
+        for key, child in (children or {}).items():
+            walk(f"{prefix}.{key}", child)
 
     for key, value in parameters.items():
         walk(key, value)
@@ -225,7 +232,8 @@ def make_catalog(parameters):
 
     def make(data: dict[str, Any]) -> DataCatalog:
         catalog = DataCatalog()
-        for name, value in {**parameter_entries(fast), **data}.items():
+        typed = ParameterValidator({"reporting": create_pipeline()}).validate_raw_params(fast)  # as in a run
+        for name, value in {**parameter_entries(typed), **data}.items():
             catalog[name] = value
         return catalog
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from promotion_cnn.params import Fairness
 from promotion_cnn.pipelines.reporting.html import image_uri, markdown_html, render_image_section
 from promotion_cnn.pipelines.reporting.nodes import (
     compare_tabular_models,
@@ -20,6 +21,7 @@ from promotion_cnn.pipelines.reporting.nodes import (
     tabulate_promotion_rates,
     tabulate_variants,
 )
+from promotion_cnn.pipelines.reporting.params import Comparison, PairPlot
 from promotion_cnn.pipelines.reporting.plots import (
     plot_confusion_matrix,
     plot_numeric_pairs,
@@ -35,7 +37,7 @@ def figure_text(fig: Figure) -> str:
 
 def test_promotion_rates_match_a_direct_count(employees, reporting):
     table = tabulate_promotion_rates(employees, reporting["eda"])
-    assert set(table["attribute"]) == set(reporting["eda"]["categorical_columns"])
+    assert set(table["attribute"]) == set(reporting["eda"].categorical_columns)
     row = table[(table.attribute == "department") & (table.level == "Technology")].iloc[0]
     tech = employees[employees.department == "Technology"]
     assert row.employees == len(tech) and row.promoted == tech.is_promoted.sum()
@@ -60,10 +62,8 @@ def test_target_histogram_counts_each_class(employees, reporting):
 
 
 def test_pair_plot_is_a_grid_of_the_configured_columns(employees, reporting):
-    eda = {
-        **reporting["eda"],
-        "pair_plot": {"columns": ["age", "avg_training_score"], "sample_size": 50, "random_state": 0},
-    }
+    pair_plot = PairPlot(columns=["age", "avg_training_score"], sample_size=50, random_state=0)
+    eda = reporting["eda"].model_copy(update={"pair_plot": pair_plot})
     fig = plot_numeric_pairs(employees, eda)
     assert len(fig.axes) == 4
     assert "sample of 50 rows" in fig._suptitle.get_text()
@@ -100,7 +100,9 @@ def test_variant_table_flags_the_selected_variant(fake_tabular):
 def test_comparison_keeps_study_only_and_run_only_models():
     published = {"a": {"recall": 0.5}, "study_only": {"recall": 0.1}}
     runs = {"a": {"recall": 0.7, "f1": 0.4}, "run_only": {"recall": 0.2, "f1": 0.3}, "absent": None}
-    comparison = {"tabular_metrics": ["recall", "f1"], "no_difference": []}
+    comparison = Comparison(
+        tabular_metrics=["recall", "f1"], tabular_rank_by=["f1"], image_metrics=["x"], image_rank_by="x"
+    )
     table = compare_tabular_models(published, comparison, **runs).set_index(["model", "metric"])
     assert table.loc[("a", "recall"), "difference"] == pytest.approx(0.2)
     assert np.isnan(table.loc[("a", "f1"), "study"])
@@ -116,7 +118,7 @@ def test_summary_ranks_by_f1_then_recall_and_names_the_highest_recall(reporting)
         "b": {"f1": 0.40, "recall": 0.50, "precision": 0.3},
         "c": {"f1": 0.20, "recall": 0.90, "precision": 0.1},
     }
-    comparison = {**reporting["comparison"], "tabular_metrics": ["precision", "recall", "f1"]}
+    comparison = reporting["comparison"].model_copy(update={"tabular_metrics": ["precision", "recall", "f1"]})
     tabular = compare_tabular_models({}, comparison, **runs)
     empty = pd.DataFrame(columns=["model", "metric", "this_run", "study", "difference"])
     summary = summarise_comparison(tabular, empty, comparison)
@@ -175,7 +177,7 @@ def test_recommender_section_shows_the_audit_flags_and_importance() -> None:
         }
     )
     importance = pd.DataFrame({"feature": ["avg_training_score"], "importance_mean": [0.2], "importance_std": [0.01]})
-    fairness = {"attribute": "gender", "reference_group": "m", "disparate_impact_bounds": [0.8, 1.25]}
+    fairness = Fairness(attribute="gender", reference_group="m", disparate_impact_bounds=(0.8, 1.25))
     summary = pd.DataFrame({"family": ["svm"], "attribute": ["gender"], "demographic_parity_ratio": [0.8]})
     section = render_recommender_section(
         {"family": "svm", "version": "2026-01-01T00.00.00.000Z"},

@@ -5,14 +5,16 @@ import pandas as pd
 import pytest
 from fairlearn.metrics import demographic_parity_ratio, equalized_odds_difference
 
+from promotion_cnn.params import AgeBands, Fairness
 from promotion_cnn.pipelines.tabular_modelling.assessment_nodes import (
     assess_calibration,
     audit_fairness,
     bootstrap_test_metrics,
 )
+from promotion_cnn.pipelines.tabular_modelling.params import Bootstrap, CalibrationCheck
 
-FAIRNESS = {"attribute": "gender", "reference_group": "m", "disparate_impact_bounds": [0.8, 1.25]}
-BOOTSTRAP = {"n_boot": 200, "confidence": 0.95, "seed": 0}
+FAIRNESS = Fairness(attribute="gender", reference_group="m", disparate_impact_bounds=(0.8, 1.25))
+BOOTSTRAP = Bootstrap(n_boot=200, confidence=0.95, seed=0)
 
 
 def _scores(score: pd.Series, threshold: float) -> pd.DataFrame:
@@ -58,11 +60,12 @@ def test_audit_fairness_by_hand():
 def test_age_bands_and_proxies_are_audited_and_only_protected_groups_flagged():
     employees, score, target = _hand_case()
     employees = employees.assign(region=["a", "a", "b", "b", "a", "b", "b", "b"])
-    fairness = {
-        **FAIRNESS,
-        "age_bands": {"column": "age", "edges": [18, 30, 40, 100], "reference_group": "30-39"},
-        "proxies": ["region", "no_such_column"],
-    }
+    fairness = FAIRNESS.model_copy(
+        update={
+            "age_bands": AgeBands(column="age", edges=[18, 30, 40, 100], reference_group="30-39"),
+            "proxies": ["region", "no_such_column"],
+        }
+    )
     audit, summary = audit_fairness(_scores(score, 0.5), target, employees, fairness, BOOTSTRAP)
     assert summary.attribute.tolist() == ["gender", "age_band", "region"]
     ages = audit[audit.attribute == "age_band"].set_index("group")
@@ -82,7 +85,7 @@ def test_audit_fairness_needs_the_rows_and_the_reference_group():
             _scores(score.set_axis([0, 1]), 0.5),
             target.set_axis([0, 1]),
             employees,
-            {**FAIRNESS, "reference_group": "x"},
+            FAIRNESS.model_copy(update={"reference_group": "x"}),
             BOOTSTRAP,
         )
 
@@ -105,7 +108,7 @@ def test_calibration_separates_calibrated_from_overconfident_scores():
     rng = np.random.default_rng(2)
     p = rng.random(20000)
     y = pd.DataFrame({"t": (rng.random(20000) < p).astype(int)})
-    settings = {"n_bins": 10, "ece_limit": 0.02}
+    settings = CalibrationCheck(n_bins=10, ece_limit=0.02)
     calibrated = assess_calibration(_scores(pd.Series(p), 0.5), y, settings)
     assert calibrated["expected_calibration_error"] < 0.02 and calibrated["well_calibrated"]
     assert sum(b["n"] for b in calibrated["reliability"]) == 20000 and len(calibrated["reliability"]) == 10

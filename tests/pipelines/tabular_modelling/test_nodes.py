@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import make_classification
 
+from promotion_cnn.pipelines.data_processing.params import Reduction
 from promotion_cnn.pipelines.data_processing.tabular_nodes import fit_feature_reducer
 from promotion_cnn.pipelines.tabular_modelling.nodes import (
     build_estimator,
@@ -15,21 +16,26 @@ from promotion_cnn.pipelines.tabular_modelling.nodes import (
     select_variant,
     tune_threshold,
 )
+from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol, ThresholdRule
 
-FAMILY = {
+FAMILY_CONFIG = {
     "estimator": "sklearn.linear_model.LogisticRegression",
     "base_params": {"max_iter": 500},
     "variants": {"strong": {"C": 1.0}, "weak": {"C": 1e-5}},
     "threshold": {"method": "f1", "value": None},
 }
-PROTOCOL = {
-    "cv_folds": 3,
-    "selection_metric": "cv_f1_tuned",
-    "threshold_source": "out_of_fold",
-    "random_state": 0,
-    "n_jobs": 1,
-    "progress": 0,
-}
+FAMILY = ModelFamily.model_validate(FAMILY_CONFIG)
+PROTOCOL = TabularProtocol(
+    cv_folds=3, selection_metric="cv_f1_tuned", threshold_source="out_of_fold", random_state=0, n_jobs=1, progress=0
+)
+
+
+def _protocol(**changes) -> TabularProtocol:
+    return PROTOCOL.model_copy(update=changes)
+
+
+def _family(**changes) -> ModelFamily:
+    return ModelFamily.model_validate({**FAMILY_CONFIG, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,7 @@ def data():
     x, y = make_classification(600, 8, n_informative=4, weights=[0.85], random_state=0)
     features = pd.DataFrame(x, columns=[f"f{i}" for i in range(8)])
     target = pd.DataFrame({"is_promoted": y})
-    return features, target, fit_feature_reducer(features, {"pca_variance": 0.9, "random_state": 0})
+    return features, target, fit_feature_reducer(features, Reduction(pca_variance=0.9, random_state=0))
 
 
 def test_build_estimator_prepends_a_fresh_reducer(data):
@@ -45,7 +51,7 @@ def test_build_estimator_prepends_a_fresh_reducer(data):
     model = build_estimator(FAMILY, "weak", reducer)
     assert [name for name, _ in model.steps] == ["scale", "pca", "model"]
     assert model.named_steps["model"].C == 1e-5 and not hasattr(model.named_steps["pca"], "components_")
-    assert [n for n, _ in build_estimator({**FAMILY, "use_reducer": False}, "weak", reducer).steps] == ["model"]
+    assert [n for n, _ in build_estimator(_family(use_reducer=False), "weak", reducer).steps] == ["model"]
 
 
 def test_evaluate_variants_with_cv_scores_every_variant(data):
@@ -57,19 +63,19 @@ def test_evaluate_variants_with_cv_scores_every_variant(data):
 
 
 def test_evaluate_variants_without_cv_fits_on_everything(data):
-    scores, oof, fitted = evaluate_variants(*data, FAMILY, {**PROTOCOL, "cv_folds": 0})
+    scores, oof, fitted = evaluate_variants(*data, FAMILY, _protocol(cv_folds=0))
     assert oof.empty and set(fitted) == {"strong", "weak"}
     assert "cv_f1" not in scores.columns and scores.train_accuracy.between(0, 1).all()
-    assert select_variant(scores, {"selection_metric": "train_accuracy"}) in {"strong", "weak"}
+    assert select_variant(scores, _protocol(selection_metric="train_accuracy")) in {"strong", "weak"}
     with pytest.raises(ValueError, match="needs cross-validation"):
-        select_variant(scores, {"selection_metric": "cv_f1"})
+        select_variant(scores, _protocol(selection_metric="cv_f1"))
 
 
 def test_select_variant_picks_the_best_and_rejects_unknown_metric():
     scores = pd.DataFrame({"variant": ["a", "b"], "cv_roc_auc": [0.6, 0.8]})
-    assert select_variant(scores, {"selection_metric": "cv_roc_auc"}) == "b"
+    assert select_variant(scores, _protocol(selection_metric="cv_roc_auc")) == "b"
     with pytest.raises(ValueError, match="selection_metric must be one of"):
-        select_variant(scores, {"selection_metric": "test_f1"})
+        select_variant(scores, _protocol(selection_metric="test_f1"))
 
 
 def _fit(data, fitted=None, oof=None, protocol=PROTOCOL, variant="strong"):
@@ -92,11 +98,11 @@ def test_fit_selected_model_cross_validates_when_scores_are_missing(data):
     _, _, reducer = data
     _, reference, _ = evaluate_variants(features, target, reducer, FAMILY, PROTOCOL)
     assert np.allclose(oof.strong, reference.strong)
-    assert _fit(data, protocol={**PROTOCOL, "cv_folds": 0})[1].empty
+    assert _fit(data, protocol=_protocol(cv_folds=0))[1].empty
 
 
 def test_evaluate_variants_ranks_on_a_sample(data):
-    scores, oof, fitted = evaluate_variants(*data, {**FAMILY, "selection_sample": 300}, PROTOCOL)
+    scores, oof, fitted = evaluate_variants(*data, _family(selection_sample=300), PROTOCOL)
     assert (scores.rows == 300).all() and oof.empty and fitted == {}
 
 
@@ -104,7 +110,8 @@ def test_evaluate_variants_ranks_on_a_sample(data):
 def test_tune_threshold_methods(data, method):
     features, target, _ = data
     model, oof = _fit(data)
-    chosen, curve = tune_threshold(model, features, target, oof, PROTOCOL, {"method": method, "value": 0.3})
+    family = FAMILY.model_copy(update={"threshold": ThresholdRule(method=method, value=0.3)})
+    chosen, curve = tune_threshold(model, features, target, oof, PROTOCOL, family)
     assert chosen["source"] == "out_of_fold" and chosen["method"] == method
     expected = {"default": default_threshold(model), "fixed": 0.3}
     if method in expected:
@@ -117,11 +124,11 @@ def test_tune_threshold_methods(data, method):
 def test_tune_threshold_in_sample_differs_from_out_of_fold(data):
     features, target, _ = data
     model, oof = _fit(data)
-    in_sample, _ = tune_threshold(model, features, target, oof, {"threshold_source": "in_sample"}, FAMILY["threshold"])
-    oof_chosen, _ = tune_threshold(model, features, target, oof, PROTOCOL, FAMILY["threshold"])
+    in_sample, _ = tune_threshold(model, features, target, oof, _protocol(threshold_source="in_sample"), FAMILY)
+    oof_chosen, _ = tune_threshold(model, features, target, oof, PROTOCOL, FAMILY)
     assert in_sample["source"] == "in_sample" and in_sample["threshold"] != oof_chosen["threshold"]
     with pytest.raises(ValueError, match="needs cross-validation"):
-        tune_threshold(model, features, target, pd.DataFrame(), PROTOCOL, FAMILY["threshold"])
+        tune_threshold(model, features, target, pd.DataFrame(), PROTOCOL, FAMILY)
 
 
 def test_evaluate_model_reports_metrics_matrix_and_curves(data):
@@ -140,24 +147,24 @@ def test_evaluate_model_reports_metrics_matrix_and_curves(data):
 @pytest.mark.parametrize("kernel", ["rbf", "linear", "poly", "sigmoid"])
 def test_svm_training_accuracy_from_support_vectors_equals_predicting_every_row(data, kernel):
     features, target, reducer = data
-    family = {"estimator": "sklearn.svm.SVC", "variants": {"k": {"kernel": kernel, "C": 0.5}}}
-    scores, _, fitted = evaluate_variants(features, target, reducer, family, {**PROTOCOL, "cv_folds": 0})
+    family = _family(estimator="sklearn.svm.SVC", base_params={}, variants={"k": {"kernel": kernel, "C": 0.5}})
+    scores, _, fitted = evaluate_variants(features, target, reducer, family, _protocol(cv_folds=0))
     model, y = fitted["k"], target.is_promoted.to_numpy()
     assert len(model.named_steps["model"].support_) < len(y)  # the shortcut skips rows
     assert scores.train_accuracy.iloc[0] == pytest.approx(np.mean((model.decision_function(features) >= 0) == y))
 
 
 def test_a_family_can_set_its_own_number_of_parallel_fits(data):
-    scores, *_ = evaluate_variants(*data, {**FAMILY, "n_jobs": 2}, PROTOCOL)
+    scores, *_ = evaluate_variants(*data, _family(n_jobs=2), PROTOCOL)
     assert scores.equals(evaluate_variants(*data, FAMILY, PROTOCOL)[0].assign(fit_seconds=scores.fit_seconds))
 
 
 def test_a_threaded_forest_fits_on_its_threads_and_predicts_on_one(data):
-    family = {
-        "estimator": "sklearn.ensemble.RandomForestClassifier",
-        "base_params": {"n_estimators": 20, "n_jobs": 2, "random_state": 0},
-        "variants": {"plain": {}},
-    }
-    _, _, fitted = evaluate_variants(*data, family, {**PROTOCOL, "cv_folds": 0})
+    family = _family(
+        estimator="sklearn.ensemble.RandomForestClassifier",
+        base_params={"n_estimators": 20, "n_jobs": 2, "random_state": 0},
+        variants={"plain": {}},
+    )
+    _, _, fitted = evaluate_variants(*data, family, _protocol(cv_folds=0))
     forest = fitted["plain"].named_steps["model"]
     assert len(forest.estimators_) == 20 and forest.n_jobs == 1  # summing trees in a fixed order: reproducible

@@ -3,6 +3,7 @@
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
+from kedro.validation.parameter_validator import ParameterValidator
 
 from promotion_cnn.datasets import generate_employees
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
@@ -20,11 +21,12 @@ class KeptDataset(MemoryDataset):
 def _run(params: dict, seed: int = 3) -> dict:
     pipeline = create_tabular_pipeline() + create_pipeline()
     catalog = DataCatalog({"employees_raw": MemoryDataset(generate_employees(2000, seed))})
+    params = ParameterValidator({"tabular": pipeline}).validate_raw_params(params)  # typed, as in a run
     for name in pipeline.datasets():
         if name.startswith("params:"):
             value = params
             for key in name.removeprefix("params:").split("."):
-                value = value[key]
+                value = value[key] if isinstance(value, dict) else getattr(value, key)
             catalog[name] = MemoryDataset(value)
         elif name != "employees_raw":
             catalog[name] = KeptDataset(copy_mode="assign")

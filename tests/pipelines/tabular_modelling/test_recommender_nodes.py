@@ -3,10 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
 from promotion_cnn.pipelines.tabular_modelling.nodes import build_estimator, fit_selected_model
+from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, PermutationImportanceParams, TabularProtocol
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
     combine_family_tables,
     describe_candidate,
@@ -14,15 +16,19 @@ from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
     select_recommender,
 )
 
-NO_CV = {"cv_folds": 0, "n_jobs": 1, "random_state": 0, "progress": 0}
+NO_CV = TabularProtocol(
+    cv_folds=0, selection_metric="cv_f1_tuned", threshold_source="in_sample", random_state=0, n_jobs=1, progress=0
+)
 
-LOGISTIC = {
+LOGISTIC_CONFIG = {
     "estimator": "sklearn.linear_model.LogisticRegression",
     "use_reducer": False,
     "preprocessing": "one_hot_scale",
     "base_params": {"max_iter": 500},
     "variants": {"plain": {}, "calibrated": {"calibration": "sigmoid"}},
+    "threshold": {"method": "f1"},
 }
+LOGISTIC = ModelFamily.model_validate(LOGISTIC_CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +64,9 @@ def test_one_hot_scale_preprocessing_and_calibration_are_parameters(mixed):
     ]
     unseen = features.head(3).assign(department=pd.Categorical(["Mars"] * 3))
     assert np.isfinite(model.predict_proba(unseen)).all()  # an unseen level is all-zero one-hot, not an error
-    with pytest.raises(ValueError, match="calibration must be one of"):
-        build_estimator({**LOGISTIC, "calibration": "platt"}, "plain", None)
-    with pytest.raises(ValueError, match="preprocessing must be one of"):
-        build_estimator({**LOGISTIC, "preprocessing": "pca"}, "plain", None)
+    for bad in ({"calibration": "platt"}, {"preprocessing": "pca"}, {"variants": {"v": {"calibration": "platt"}}}):
+        with pytest.raises(ValidationError, match=r"calibration|preprocessing"):
+            ModelFamily.model_validate({**LOGISTIC_CONFIG, **bad})
 
 
 def test_combine_family_tables_adds_family_first():
@@ -82,7 +87,7 @@ def test_select_recommender_uses_cross_validation_only(mixed):
         "good_cv": _candidate(features, target, 0.6, 0.1),
         "good_test": _candidate(features, target, 0.5, 0.9),
     }
-    recommender, summary, comparison = select_recommender({"selection_metric": "cv_f1_tuned"}, **candidates)
+    recommender, summary, comparison = select_recommender(NO_CV, **candidates)
     assert recommender["family"] == summary["family"] == "good_cv"
     assert recommender["categories"] == {"department": ["HR", "Legal", "Sales"]}
     assert (
@@ -91,16 +96,14 @@ def test_select_recommender_uses_cross_validation_only(mixed):
     )
     assert comparison.family.tolist() == ["good_cv", "good_test"] and "test_f1" in comparison
     with pytest.raises(ValueError, match="not scored for family"):
-        select_recommender({"selection_metric": "cv_average_precision"}, **candidates)
+        select_recommender(NO_CV.model_copy(update={"selection_metric": "cv_average_precision"}), **candidates)
 
 
 def test_permutation_importance_in_original_column_names(mixed):
     features, target = mixed
-    recommender, _, _ = select_recommender(
-        {"selection_metric": "cv_f1_tuned"}, one=_candidate(features, target, 0.6, 0.5)
-    )
+    recommender, _, _ = select_recommender(NO_CV, one=_candidate(features, target, 0.6, 0.5))
     table = explain_recommender(
-        recommender, features, target, {"scoring": "roc_auc", "n_repeats": 3, "random_state": 0}
+        recommender, features, target, PermutationImportanceParams(scoring="roc_auc", n_repeats=3, random_state=0)
     )
     assert table.columns.tolist() == ["feature", "importance_mean", "importance_std"]
     assert set(table.feature) == {"department", "signal", "noise"} and table.feature.iloc[0] == "signal"

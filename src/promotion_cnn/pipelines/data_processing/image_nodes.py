@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from promotion_cnn.datasets.image_folder import GREYSCALE_MODES, inspect_image, read_image_rgb
+
+from .params import ImageSamples, ImageValidation
 
 logger = logging.getLogger(__name__)
 
@@ -72,19 +73,17 @@ def _sample_per_class(index: pd.DataFrame, limit: int | None, seed: int) -> pd.D
     return shuffled[shuffled.groupby(["split", "label"]).cumcount() < limit]
 
 
-def validate_images(raw_index: pd.DataFrame, validation: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate_images(raw_index: pd.DataFrame, validation: ImageValidation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check class folders, decode every image, and return the manifest and the skipped/converted files."""
     source = _source(raw_index)
-    splits = list(validation["splits"])
-    if validation["on_bad_file"] not in ("skip", "error"):
-        raise ValueError(f"on_bad_file must be 'skip' or 'error', got {validation['on_bad_file']!r}")
+    splits = list(validation.splits)
     if raw_index.empty:
         raise InvalidImageSetError(f"{source}: no class folder and no image found")
     index = raw_index[raw_index["split"].isin(splits)]
     _check_class_folders(index, splits, source)
-    index = _sample_per_class(index, validation.get("max_images_per_class"), validation["seed"])
+    index = _sample_per_class(index, validation.max_images_per_class, validation.seed)
     paths = index["path"].tolist()
-    with ThreadPoolExecutor(max_workers=validation.get("workers", 2)) as pool:
+    with ThreadPoolExecutor(max_workers=validation.workers) as pool:
         inspected = list(pool.map(inspect_image, paths))
     bad = [(p, problem, "skipped") for p, (problem, _) in zip(paths, inspected) if problem]
     converted = [
@@ -94,7 +93,7 @@ def validate_images(raw_index: pd.DataFrame, validation: dict[str, Any]) -> tupl
     ]
     if bad:
         listing = _listing([f"{p}: {problem}" for p, problem, _ in bad])
-        if validation["on_bad_file"] == "error":
+        if validation.on_bad_file == "error":
             raise InvalidImageSetError(f"{source}: {len(bad)} file(s) cannot be used as images:{listing}")
         logger.warning("%s: skipping %d file(s) that cannot be used as images:%s", source, len(bad), listing)
     if converted:
@@ -123,23 +122,23 @@ def count_images_per_class(manifest: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def _sample_grid(manifest: pd.DataFrame, split: str, samples: dict[str, Any]) -> Figure:
+def _sample_grid(manifest: pd.DataFrame, split: str, samples: ImageSamples) -> Figure:
     rows = manifest[manifest["split"] == split]
-    n = min(samples["n_images"], len(rows))
-    chosen = rows.sample(n=n, random_state=samples["seed"]).sort_values("label")
-    columns = samples["columns"]
+    n = min(samples.n_images, len(rows))
+    chosen = rows.sample(n=n, random_state=samples.seed).sort_values("label")
+    columns = samples.columns
     lines = int(np.ceil(n / columns))
     figure = Figure(figsize=(2.2 * columns, 2.4 * lines), layout="constrained")
     axes = figure.subplots(lines, columns, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (_, row) in zip(axes.flat, chosen.iterrows()):
-        ax.imshow(read_image_rgb(row["path"], samples["display_size"]))
+        ax.imshow(read_image_rgb(row["path"], samples.display_size))
         ax.set_title(str(row["label"]), fontsize=10)
     figure.suptitle(f"{n} {split} images and their labels")
     return figure
 
 
-def plot_image_samples(manifest: pd.DataFrame, samples: dict[str, Any]) -> tuple[Figure, Figure]:
+def plot_image_samples(manifest: pd.DataFrame, samples: ImageSamples) -> tuple[Figure, Figure]:
     """Seeded grids of training and validation images with their labels (the study's Fig. 7 and 8)."""
     return _sample_grid(manifest, "train", samples), _sample_grid(manifest, "val", samples)

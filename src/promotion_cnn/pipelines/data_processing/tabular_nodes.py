@@ -12,6 +12,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
+from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding
+
+from .params import Reduction, Split
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,68 +27,36 @@ def _source(table: pd.DataFrame) -> str:
     return table.attrs.get("source", "the input table")
 
 
-def _first_bad_value(values: pd.Series) -> tuple[Any, Any] | None:
-    """Row label and value of the first non-empty entry that is not a number, if any."""
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & numbers.isna()
-    if not bad.any():
-        return None
-    row = bad.idxmax()
-    return row, values[row]
+def validate_table(table: pd.DataFrame, schema: EmployeesSchema) -> pd.DataFrame:
+    """Rename columns to the schema's and make numeric columns numbers; the catalog's contract checked the rest.
 
-
-def validate_table(table: pd.DataFrame, schema: dict[str, Any]) -> pd.DataFrame:
-    """Rename, then check columns, numeric types, unique ids and the 0/1 target, naming file and column."""
+    ``employees_raw`` and ``employees_to_score`` declare ``validator:`` contracts (``promotion_cnn.validation``):
+    required columns, numbers, unique ids, the 0/1 target and value ranges are checked when the table loads.
+    """
     source = _source(table)
-    renames = {old: new for old, new in (schema.get("rename_columns") or {}).items() if old in table.columns}
+    renames = {old: new for old, new in schema.rename_columns.items() if old in table.columns}
     if renames:
         logger.info("%s: renaming columns %s", source, renames)
         table = table.rename(columns=renames)
         table.attrs["source"] = source
-    if table.empty:
-        raise InvalidTableError(f"{source}: the table is empty (no rows)")
-    missing = [c for c in schema["required_columns"] if c not in table.columns]
-    if missing:
-        raise InvalidTableError(f"{source}: required column(s) missing: {missing}")
-    for column in schema["numeric_columns"]:
-        if not pd.api.types.is_numeric_dtype(table[column]):
-            bad = _first_bad_value(table[column])
-            if bad is not None:
-                raise InvalidTableError(
-                    f"{source}: column '{column}' must be numeric but row {bad[0]} holds {bad[1]!r}"
-                )
+    for column in schema.numeric_columns:
+        if column in table.columns and not pd.api.types.is_numeric_dtype(table[column]):
             table = table.assign(**{column: pd.to_numeric(table[column])})
-    for column in schema.get("unique_columns") or []:
-        duplicated = table[column][table[column].duplicated()]
-        if not duplicated.empty:
-            raise InvalidTableError(
-                f"{source}: column '{column}' must be unique but {len(duplicated)} row(s) repeat a value, "
-                f"e.g. {sorted(map(str, duplicated.unique()))[:5]}"
-            )
-    target = schema.get("target")
-    if target:
-        if target not in table.columns:
-            raise InvalidTableError(f"{source}: target column '{target}' is missing")
-        labels = set(table[target].dropna().unique().tolist())
-        if table[target].isna().any() or not labels <= {0, 1}:
-            shown = sorted(map(str, labels - {0, 1})) or ["empty values"]
-            raise InvalidTableError(f"{source}: target column '{target}' must be 0/1 but holds {shown[:5]}")
-        if len(labels) < 2:
-            raise InvalidTableError(f"{source}: target column '{target}' has a single class {sorted(labels)}")
     logger.info("Validated %s: %d rows, %d columns", source, len(table), table.shape[1])
     return table
 
 
-def fill_missing_values(table: pd.DataFrame, fill_values: dict[str, Any]) -> pd.DataFrame:
+def fill_missing_values(table: pd.DataFrame, cleaning: Cleaning) -> pd.DataFrame:
     """Fill empty cells per column (the study: previous_year_rating -> 0, education -> 'other')."""
+    fill_values = cleaning.fill_values
     counts = {c: int(table[c].isna().sum()) for c in fill_values if c in table.columns}
     logger.info("Filling empty values: %s", counts)
     return table.fillna({c: v for c, v in fill_values.items() if c in table.columns})
 
 
-def drop_columns(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def drop_columns(table: pd.DataFrame, cleaning: Cleaning) -> pd.DataFrame:
     """Drop the listed columns (identifiers, protected and weakly correlated attributes)."""
-    return table.drop(columns=[c for c in columns if c in table.columns])
+    return table.drop(columns=[c for c in cleaning.drop_columns if c in table.columns])
 
 
 def _present(table: pd.DataFrame, columns: Any, step: str) -> list[str]:
@@ -95,11 +67,11 @@ def _present(table: pd.DataFrame, columns: Any, step: str) -> list[str]:
     return [c for c in columns if c in table.columns]
 
 
-def keep_columns(table: pd.DataFrame, columns: list[str] | None, target: str) -> pd.DataFrame:
+def keep_columns(table: pd.DataFrame, cleaning: Cleaning, schema: EmployeesSchema) -> pd.DataFrame:
     """Keep only the configured feature columns and the target, in table order; None keeps every column."""
-    if columns is None:
+    if cleaning.keep_columns is None:
         return table
-    wanted = {*_present(table, columns, "feature selection"), target}
+    wanted = {*_present(table, cleaning.keep_columns, "feature selection"), schema.target}
     kept = [c for c in table.columns if c in wanted]
     ignored = sorted(set(table.columns) - set(kept))
     if ignored:
@@ -107,8 +79,9 @@ def keep_columns(table: pd.DataFrame, columns: list[str] | None, target: str) ->
     return table[kept]
 
 
-def encode_ordinal(table: pd.DataFrame, ordinal_levels: dict[str, dict[str, int]]) -> pd.DataFrame:
+def encode_ordinal(table: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
     """Map ordered categories to integers, rejecting levels the mapping does not know."""
+    ordinal_levels = encoding.ordinal
     encoded = table.copy()
     for column in _present(table, ordinal_levels, "ordinal encoding"):
         levels = ordinal_levels[column]
@@ -121,52 +94,53 @@ def encode_ordinal(table: pd.DataFrame, ordinal_levels: dict[str, dict[str, int]
     return encoded
 
 
-def encode_flags(table: pd.DataFrame, flags: dict[str, dict[str, str]]) -> pd.DataFrame:
+def encode_flags(table: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
     """Replace a categorical column by a 0/1 flag (the study: recruitment_channel -> is_referred)."""
     encoded = table.copy()
-    for flag, spec in flags.items():
-        if spec["column"] not in encoded.columns:
-            logger.warning("%s: flag '%s' skipped, column '%s' is absent", _source(table), flag, spec["column"])
+    for flag, spec in encoding.flags.items():
+        if spec.column not in encoded.columns:
+            logger.warning("%s: flag '%s' skipped, column '%s' is absent", _source(table), flag, spec.column)
             continue
-        encoded[flag] = (encoded[spec["column"]] == spec["equals"]).astype(int)
-        encoded = encoded.drop(columns=spec["column"])
+        encoded[flag] = (encoded[spec.column] == spec.equals).astype(int)
+        encoded = encoded.drop(columns=spec.column)
     return encoded
 
 
-def as_categories(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def as_categories(table: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
     """Give nominal columns the pandas ``category`` dtype (for models with native categorical support)."""
-    present = _present(table, columns, "categorical encoding")
+    present = _present(table, encoding.categorical, "categorical encoding")
     return table.astype({c: "category" for c in present}) if present else table
 
 
-def one_hot_encode(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def one_hot_encode(table: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
     """One-hot encode nominal columns as 0/1 integer columns named ``<column>_<level>``."""
-    return pd.get_dummies(table, columns=_present(table, columns, "one-hot encoding"), dtype=int)
+    return pd.get_dummies(table, columns=_present(table, encoding.one_hot, "one-hot encoding"), dtype=int)
 
 
 def split_train_test(
-    table: pd.DataFrame, target: str, split: dict[str, Any]
+    table: pd.DataFrame, schema: EmployeesSchema, split: Split
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
     """Split features and target into seeded train and test parts, stratified by default."""
+    target = schema.target
     features = table.drop(columns=target)
     labels = table[target].astype(int)
     x_train, x_test, y_train, y_test = train_test_split(
         features,
         labels,
-        test_size=split["test_size"],
-        random_state=split["random_state"],
-        stratify=labels if split.get("stratify", True) else None,
+        test_size=split.test_size,
+        random_state=split.random_state,
+        stratify=labels if split.stratify else None,
     )
     logger.info("Split: %d training rows, %d test rows, %d features", len(x_train), len(x_test), features.shape[1])
     return x_train, x_test, y_train.to_frame(), y_test.to_frame()
 
 
-def fit_feature_reducer(features_train: pd.DataFrame, reduction: dict[str, Any]) -> BaseEstimator:
+def fit_feature_reducer(features_train: pd.DataFrame, reduction: Reduction) -> BaseEstimator:
     """Fit min-max scaling and PCA to the given explained variance on the training part only."""
     reducer = Pipeline(
         [
             ("scale", MinMaxScaler()),
-            ("pca", PCA(n_components=reduction["pca_variance"], random_state=reduction["random_state"])),
+            ("pca", PCA(n_components=reduction.pca_variance, random_state=reduction.random_state)),
         ]
     )
     reducer.fit(features_train)

@@ -32,43 +32,43 @@ def create_feature_pipeline() -> Pipeline:
         [
             Node(
                 fill_missing_values,
-                ["employees_validated", "params:cleaning.fill_values"],
+                ["employees_validated", "params:cleaning"],
                 "employees_filled",
                 name="fill_missing_values",
             ),
             Node(
                 drop_columns,
-                ["employees_filled", "params:cleaning.drop_columns"],
+                ["employees_filled", "params:cleaning"],
                 "employees_dropped",
                 name="drop_columns",
             ),
             Node(
                 keep_columns,
-                ["employees_dropped", "params:cleaning.keep_columns", "params:employees_schema.target"],
+                ["employees_dropped", "params:cleaning", "params:employees_schema"],
                 "employees_selected",
                 name="keep_columns",
             ),
             Node(
                 encode_ordinal,
-                ["employees_selected", "params:encoding.ordinal"],
+                ["employees_selected", "params:encoding"],
                 "employees_ordinal",
                 name="encode_education",
             ),
             Node(
                 encode_flags,
-                ["employees_ordinal", "params:encoding.flags"],
+                ["employees_ordinal", "params:encoding"],
                 "employees_flagged",
                 name="encode_recruitment_channel",
             ),
             Node(
                 as_categories,
-                ["employees_flagged", "params:encoding.categorical"],
+                ["employees_flagged", "params:encoding"],
                 "employees_categorised",
                 name="encode_categories",
             ),
             Node(
                 one_hot_encode,
-                ["employees_categorised", "params:encoding.one_hot"],
+                ["employees_categorised", "params:encoding"],
                 "employees_features",
                 name="one_hot_encode",
             ),
@@ -98,7 +98,7 @@ def create_tabular_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 split_train_test,
-                ["employees_features", "params:employees_schema.target", "params:split"],
+                ["employees_features", "params:employees_schema", "params:split"],
                 list(SPLIT_DATASETS),
                 name="split_train_test",
             ),

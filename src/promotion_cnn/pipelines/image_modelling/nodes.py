@@ -11,6 +11,7 @@ import pandas as pd
 
 from .architectures import build_architecture
 from .input_pipeline import make_dataset
+from .params import ImageModel, ImageTraining
 from .training import keep_best_callback, make_loss, make_optimizer, progress_logger
 
 logger = logging.getLogger(__name__)
@@ -18,9 +19,9 @@ logger = logging.getLogger(__name__)
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
 
 
-def settings(model: dict[str, Any], training: dict[str, Any]) -> dict[str, Any]:
-    """The shared training defaults overridden by the model's own ``training`` block."""
-    return {**training, **(model.get("training") or {})}
+def settings(model: ImageModel, training: ImageTraining) -> dict[str, Any]:
+    """The shared training settings overridden by the keys the model's own ``training`` block sets, as a dict."""
+    return {**training.model_dump(), **model.training.model_dump(exclude_unset=True)}
 
 
 def class_names(manifest: pd.DataFrame) -> list[str]:
@@ -37,31 +38,29 @@ def _split(manifest: pd.DataFrame, split: str, classes: list[str]) -> tuple[list
     return rows["path"].tolist(), [index[c] for c in rows["label"]]
 
 
-def eval_size(model: dict[str, Any]) -> int:
+def eval_size(model: ImageModel) -> int:
     """The validation / prediction input size: ``eval_image_size`` (fully convolutional models only), else image_size."""
-    return int(model.get("eval_image_size") or model["image_size"])
+    return int(model.eval_image_size or model.image_size)
 
 
-def _describe(model: dict[str, Any], run: dict[str, Any]) -> str:
-    return f"{model['architecture']} {model['image_size']}px batch {run['batch_size']}"
+def _describe(model: ImageModel, run: dict[str, Any]) -> str:
+    return f"{model.architecture} {model.image_size}px batch {run['batch_size']}"
 
 
-def build_model(class_counts: pd.DataFrame, model: dict[str, Any], training: dict[str, Any]) -> Any:
+def build_model(class_counts: pd.DataFrame, model: ImageModel, training: ImageTraining) -> Any:
     """Uncompiled Keras model of the configured architecture, one softmax output per class, seeded weights."""
     import keras
 
     run = settings(model, training)
     keras.utils.set_random_seed(run["seed"])
     n_classes = int(class_counts["label"].nunique())
-    network = build_architecture(
-        model["architecture"], model["image_size"], n_classes, model.get("layers"), run.get("precision", "float32")
-    )
+    network = build_architecture(model.architecture, model.image_size, n_classes, model.layers, run["precision"])
     logger.info(
         "Built %s: %d classes, %s parameters, %s precision",
         _describe(model, run),
         n_classes,
         f"{network.count_params():,}",
-        run.get("precision", "float32"),
+        run["precision"],
     )
     return network
 
@@ -74,7 +73,7 @@ def summarise_model(network: Any) -> str:
 
 
 def train_model(
-    network: Any, manifest: pd.DataFrame, model: dict[str, Any], training: dict[str, Any]
+    network: Any, manifest: pd.DataFrame, model: ImageModel, training: ImageTraining
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
     """Fit a copy of the built model on the training images; return it with its description (classes, input
     sizes: all a predictor needs), the per-epoch history and timings."""
@@ -86,7 +85,7 @@ def train_model(
     classes = class_names(manifest)
     train_paths, train_labels = _split(manifest, "train", classes)
     val_paths, val_labels = _split(manifest, "val", classes)
-    size, batch = model["image_size"], run["batch_size"]
+    size, batch = model.image_size, run["batch_size"]
     n_classes, n_batches = len(classes), int(np.ceil(len(train_paths) / batch))
     train_data = make_dataset(
         train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"], run.get("augmentation")
@@ -94,8 +93,8 @@ def train_model(
     trained_size = network.input_shape[1]  # a fixed input size: evaluation must use it too
     if trained_size and eval_size(model) != trained_size:
         raise ValueError(
-            f"{model['architecture']} takes only {trained_size}px inputs, so eval_image_size "
-            f"({model['eval_image_size']}) must be null or {trained_size}"
+            f"{model.architecture} takes only {trained_size}px inputs, so eval_image_size "
+            f"({model.eval_image_size}) must be null or {trained_size}"
         )
     val_data = make_dataset(val_paths, val_labels, eval_size(model), batch)
     train_data, val_data = (d.map(lambda x, y: (x, tf.one_hot(y, n_classes))) for d in (train_data, val_data))
@@ -163,8 +162,8 @@ def train_model(
 def evaluate_model(
     trained: dict[str, Any],
     manifest: pd.DataFrame,
-    model: dict[str, Any],
-    training: dict[str, Any],
+    model: ImageModel,
+    training: ImageTraining,
     history: pd.DataFrame,
     timing: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame]:
@@ -184,7 +183,7 @@ def evaluate_model(
     loss = keras.losses.sparse_categorical_crossentropy(truth, probabilities)
     last = history.iloc[-1]
     metrics = {
-        "architecture": model["architecture"],
+        "architecture": model.architecture,
         "val_accuracy": float(np.mean(predicted == truth)),
         "val_loss": float(np.mean(keras.ops.convert_to_numpy(loss))),
         "train_accuracy": float(last["accuracy"]),
@@ -192,7 +191,7 @@ def evaluate_model(
         "best_val_accuracy": float(history["val_accuracy"].max()),
         "best_epoch": int(history.loc[history["val_accuracy"].idxmax(), "epoch"]),
         "n_params": int(trained["model"].count_params()),
-        "image_size": int(model["image_size"]),
+        "image_size": int(model.image_size),
         "eval_image_size": eval_size(model),
         "batch_size": int(run["batch_size"]),
         "optimizer": run["optimizer"],

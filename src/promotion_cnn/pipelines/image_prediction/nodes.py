@@ -12,17 +12,19 @@ import pandas as pd
 from promotion_cnn.datasets.image_folder import inspect_image
 from promotion_cnn.pipelines.image_modelling.input_pipeline import make_dataset
 
+from .params import ImagePrediction
+
 logger = logging.getLogger(__name__)
 
 PREDICTION_COLUMNS = ["file", "predicted_class", "probability", "top_classes", "model", "model_version", "problem"]
 
 
-def select_image_model(image_prediction: dict[str, Any], **val_metrics: dict[str, Any] | None) -> dict[str, Any]:
+def select_image_model(image_prediction: ImagePrediction, **val_metrics: dict[str, Any] | None) -> dict[str, Any]:
     """The model to predict with: the one named in ``image_prediction.model``, or the trained one with the best
     validation accuracy (``best``); absent metrics (models never trained) are ``None`` and left out. The choice
     names the exact saved model its metrics measured (``model_version``)."""
     trained = {name: metrics for name, metrics in val_metrics.items() if metrics}
-    choice = image_prediction["model"]
+    choice = image_prediction.model
     if not trained:
         raise ValueError("No trained image model was found: run `kedro run --pipeline image_modelling` first")
     if choice == "best":
@@ -59,7 +61,7 @@ def predict_images(
     new_images: pd.DataFrame,
     trained_image_models: dict[str, Callable[[], Any]],
     selected_model: dict[str, Any],
-    image_prediction: dict[str, Any],
+    image_prediction: ImagePrediction,
 ) -> pd.DataFrame:
     """One row per file: predicted class, its probability and the top classes; unreadable files get a ``problem``."""
     source = new_images.attrs.get("source", "new_images")
@@ -75,7 +77,7 @@ def predict_images(
             source,
             "; ".join(f"{f}: {problems[i]}" for i, f in bad["file"].items()),
         )
-    name, version, top_k = selected_model["model"], selected_model["model_version"], image_prediction["top_k"]
+    name, version, top_k = selected_model["model"], selected_model["model_version"], image_prediction.top_k
     table = new_images[["file"]].assign(
         predicted_class=None, probability=np.nan, top_classes=None, model=name, model_version=version, problem=problems
     )
@@ -83,7 +85,7 @@ def predict_images(
         artifact = load_model_version(trained_image_models, name, version)
         classes = np.asarray(artifact["classes"])
         data = make_dataset(
-            good["path"].tolist(), [0] * len(good), artifact["eval_image_size"], image_prediction["batch_size"]
+            good["path"].tolist(), [0] * len(good), artifact["eval_image_size"], image_prediction.batch_size
         )
         probabilities = artifact["model"].predict(data.map(lambda x, _: x), verbose=0)
         top = np.argsort(-probabilities, axis=1)[:, :top_k]

@@ -7,8 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from promotion_cnn.params import EmployeesSchema
 from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError, validate_table
 from promotion_cnn.pipelines.tabular_modelling.nodes import predict_scores
+
+from .params import PromotionScoring
 
 logger = logging.getLogger(__name__)
 
@@ -19,14 +22,12 @@ def _source(table: pd.DataFrame) -> str:
     return table.attrs.get("source", "the table to score")
 
 
-def validate_employees_to_score(table: pd.DataFrame, schema: dict[str, Any], scoring: dict[str, Any]) -> pd.DataFrame:
-    """Validate like the training table (columns, numbers, unique ids), without target or ``optional_columns``."""
-    target = schema.get("target")
-    if target and target in table.columns:
+def validate_employees_to_score(table: pd.DataFrame, schema: EmployeesSchema) -> pd.DataFrame:
+    """Prepare like the training table (its catalog contract has no target and skips ``optional_columns``)."""
+    target = schema.target
+    if target in table.columns:
         logger.warning("%s: has a '%s' column; it is ignored when scoring", _source(table), target)
-    optional = set(scoring.get("optional_columns") or [])
-    required = [c for c in schema["required_columns"] if c not in optional]
-    return validate_table(table, {**schema, "required_columns": required, "target": None})
+    return validate_table(table, schema)
 
 
 def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_levels: str) -> pd.DataFrame:
@@ -59,20 +60,20 @@ def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_l
 
 
 def score_employees(
-    recommender: dict[str, Any], features: pd.DataFrame, employees: pd.DataFrame, scoring: dict[str, Any]
+    recommender: dict[str, Any], features: pd.DataFrame, employees: pd.DataFrame, scoring: PromotionScoring
 ) -> pd.DataFrame:
     """Rank employees by promotion probability and flag those at or above the recommender's tuned threshold; each
     row names the model (family/variant) and its version (the run that trained it)."""
-    aligned = align_features(features, recommender, scoring["unseen_levels"])
+    aligned = align_features(features, recommender, scoring.unseen_levels)
     threshold = recommender["threshold"]["threshold"]
     table = pd.DataFrame(
         {
-            scoring["id_column"]: employees.loc[aligned.index, scoring["id_column"]].to_numpy(),
+            scoring.id_column: employees.loc[aligned.index, scoring.id_column].to_numpy(),
             "probability": predict_scores(recommender["model"], aligned),
         }
     )
     table["recommended"] = table.probability >= threshold
-    table = table.sort_values(["probability", scoring["id_column"]], ascending=[False, True], ignore_index=True)
+    table = table.sort_values(["probability", scoring.id_column], ascending=[False, True], ignore_index=True)
     table["rank"] = range(1, len(table) + 1)
     table["model"] = f"{recommender['family']}/{recommender['variant']}"
     table["model_version"] = recommender.get("version", "unsaved")
@@ -88,10 +89,10 @@ def score_employees(
 
 
 def summarise_recommendations(
-    recommendations: pd.DataFrame, employees: pd.DataFrame, scoring: dict[str, Any]
+    recommendations: pd.DataFrame, employees: pd.DataFrame, scoring: PromotionScoring
 ) -> pd.DataFrame:
     """How many employees are recommended, per group (``summary_by``, e.g. department) and in total."""
-    by, id_column = scoring["summary_by"], scoring["id_column"]
+    by, id_column = scoring.summary_by, scoring.id_column
     if by not in employees.columns:
         logger.warning("%s: no '%s' column, the summary has the total only", _source(employees), by)
         employees = employees.assign(**{by: "all"})

@@ -30,7 +30,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             [
                 Node(
                     validate_employees_to_score,
-                    ["employees_to_score", "params:employees_schema", "params:promotion_scoring"],
+                    ["employees_to_score", "params:employees_schema"],
                     "employees_to_score_validated",
                     name="validate_employees_to_score",
                 ),

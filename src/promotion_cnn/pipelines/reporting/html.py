@@ -17,7 +17,10 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from promotion_cnn.params import Fairness
+
 from .nodes import format_number
+from .params import Report
 
 CAVEAT = (
     "Passing the four-fifths rule is not proof of fairness: it compares selection rates only, at one threshold, on "
@@ -158,7 +161,7 @@ def render_recommender_section(
     fairness_audit: pd.DataFrame | None,
     fairness_summary: pd.DataFrame | None,
     importance: pd.DataFrame | None,
-    fairness: dict[str, Any],
+    fairness: Fairness,
 ) -> dict[str, Any]:
     """The recommender beyond the study: the choice among families, the fairness audit and permutation importance."""
     inputs = {
@@ -176,15 +179,15 @@ def render_recommender_section(
     if model_comparison is not None:
         parts += ["<h4>Families compared</h4>", table_html(model_comparison)]
     if fairness_audit is not None:
-        low, high = fairness["disparate_impact_bounds"]
+        low, high = fairness.disparate_impact_bounds
         flagged = fairness_audit[fairness_audit["flagged"].astype(str).str.lower() == "true"]
         family = best_model.get("family") if best_model else None
         shown = fairness_audit if family is None else fairness_audit[fairness_audit["family"] == family]
         parts += [
             f"<h4>Fairness of the recommender{f' ({html.escape(family)})' if family else ''} on the test part "
             "(fairlearn)</h4>",
-            f"<p>{html.escape(fairness['attribute'])} is not a feature; it is kept aside for this audit. Protected: "
-            f"{html.escape(fairness['attribute'])} and age band; region and department are reported as possible "
+            f"<p>{html.escape(fairness.attribute)} is not a feature; it is kept aside for this audit. Protected: "
+            f"{html.escape(fairness.attribute)} and age band; region and department are reported as possible "
             "proxies. Disparate impact is a group's selection rate over the reference group's; a protected group "
             f"outside [{low}, {high}] is flagged (the four-fifths rule). Intervals: 95 % bootstrap over test rows. "
             f"{html.escape(CAVEAT)}</p>",
@@ -280,7 +283,7 @@ def _source_item(title: str, source: dict[str, Any] | None) -> str:
 
 
 def render_report(
-    report: dict[str, Any],
+    report: Report,
     summary: str,
     tabular_comparison: pd.DataFrame,
     image_comparison: pd.DataFrame,
@@ -291,20 +294,20 @@ def render_report(
     **sections: dict[str, Any],
 ) -> str:
     """Assemble the self-contained HTML report: the data it shows, what is missing, the comparison, every section."""
-    tasks, labels = report["tasks"], report["figure_labels"]
+    tasks, labels = report.tasks, report.figure_labels
     everything = {"eda": eda, "image data": image_overview, **sections}
     missing = [
         f"<li><code>{html.escape(name)}</code>: {html.escape(', '.join(part['missing']))} "
-        f"(run <code>{html.escape(tasks[part['task']]['run'])}</code> first)</li>"
+        f"(run <code>{html.escape(tasks[part['task']].run)}</code> first)</li>"
         for name, part in everything.items()
         if part["missing"]
     ]
     body = [
-        f"<h1>{html.escape(report['title'])}</h1>",
+        f"<h1>{html.escape(report.title)}</h1>",
         f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by the <code>reporting</code> pipeline.</p>",
         "<h2>Data shown</h2><ul>",
         *(
-            _source_item(tasks[task]["title"], source)
+            _source_item(tasks[task].title, source)
             for task, source in (("tabular", employees_source), ("image", images_source))
         ),
         "</ul>",
@@ -325,17 +328,17 @@ def render_report(
     body += [
         "<h2>Comparison</h2>",
         markdown_html(summary),
-        f"<h3>{html.escape(tasks['tabular']['title'])}: this run beside the study</h3>",
+        f"<h3>{html.escape(tasks['tabular'].title)}: this run beside the study</h3>",
         caveat["tabular"],
         table_html(tabular_comparison),
-        f"<h3>{html.escape(tasks['image']['title'])}: this run beside the study</h3>",
+        f"<h3>{html.escape(tasks['image'].title)}: this run beside the study</h3>",
         caveat["image"],
         table_html(image_comparison),
-        f"<h2>{html.escape(tasks['eda']['title'])}</h2>",
+        f"<h2>{html.escape(tasks['eda'].title)}</h2>",
         eda["html"],
     ]
     for task in ("tabular", "image"):
-        body.append(f"<h2>{html.escape(tasks[task]['title'])}</h2>")
+        body.append(f"<h2>{html.escape(tasks[task].title)}</h2>")
         if task == "image":
             body.append(image_overview["html"])
         for name, section in sections.items():
@@ -348,7 +351,7 @@ def render_report(
                 ]
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(report['title'])}</title><style>{STYLE}</style></head><body>\n"
+        f"<title>{html.escape(report.title)}</title><style>{STYLE}</style></head><body>\n"
         + "\n".join(body)
         + "\n</body></html>\n"
     )

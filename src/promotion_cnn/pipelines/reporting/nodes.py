@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .params import Comparison, Eda
 from .plots import matrix_frame, missing_figure, plot_confusion_matrix
 
 logger = logging.getLogger(__name__)
@@ -51,14 +52,14 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows]) + "\n"
 
 
-def tabulate_promotion_rates(employees: pd.DataFrame | None, eda: dict[str, Any]) -> pd.DataFrame:
+def tabulate_promotion_rates(employees: pd.DataFrame | None, eda: Eda) -> pd.DataFrame:
     """Promotion rate at each level of each categorical attribute, with its lift over the overall rate."""
     if employees is None:
         return pd.DataFrame(columns=PROMOTION_RATE_COLUMNS)
-    target = eda["target"]
+    target = eda.target
     overall = employees[target].mean()
     parts = []
-    for column in eda["categorical_columns"]:
+    for column in eda.categorical_columns:
         grouped = employees.assign(level=employees[column].fillna("(missing)")).groupby("level")[target]
         part = grouped.agg(employees="size", promoted="sum").reset_index()
         part["promotion_rate"] = part["promoted"] / part["employees"]
@@ -95,10 +96,10 @@ def _long_comparison(
 
 
 def compare_tabular_models(
-    published: dict[str, dict], comparison: dict[str, Any], **test_metrics: dict[str, Any] | None
+    published: dict[str, dict], comparison: Comparison, **test_metrics: dict[str, Any] | None
 ) -> pd.DataFrame:
     """Each family's test metrics beside the study's published numbers."""
-    return _long_comparison(test_metrics, published, comparison["tabular_metrics"], comparison["no_difference"])
+    return _long_comparison(test_metrics, published, comparison.tabular_metrics, comparison.no_difference)
 
 
 def tabulate_image_runs(**val_metrics: dict[str, Any] | None) -> pd.DataFrame:
@@ -112,10 +113,10 @@ def tabulate_image_runs(**val_metrics: dict[str, Any] | None) -> pd.DataFrame:
 
 
 def compare_image_models(
-    published: dict[str, dict], comparison: dict[str, Any], **val_metrics: dict[str, Any] | None
+    published: dict[str, dict], comparison: Comparison, **val_metrics: dict[str, Any] | None
 ) -> pd.DataFrame:
     """Each CNN's training and validation accuracy beside the study's published numbers."""
-    return _long_comparison(val_metrics, published, comparison["image_metrics"], comparison["no_difference"])
+    return _long_comparison(val_metrics, published, comparison.image_metrics, comparison.no_difference)
 
 
 def tabulate_lenet_variants(image_runs: pd.DataFrame, published: dict[str, dict], models: list[str]) -> pd.DataFrame:
@@ -179,11 +180,11 @@ def _best(table: pd.DataFrame, order: list[str]) -> pd.Series | None:
 
 
 def summarise_comparison(
-    tabular_comparison: pd.DataFrame, image_comparison: pd.DataFrame, comparison: dict[str, Any]
+    tabular_comparison: pd.DataFrame, image_comparison: pd.DataFrame, comparison: Comparison
 ) -> str:
     """A short Markdown comparison: the best model per task by the metrics that matter for the use."""
     lines = ["# Model comparison", ""]
-    order = comparison["tabular_rank_by"]
+    order = comparison.tabular_rank_by
     run = tabular_comparison.pivot_table(index="model", columns="metric", values="this_run").reset_index()
     study = tabular_comparison.pivot_table(index="model", columns="metric", values="study").reset_index()
     best = _best(run, order) if set(order) <= set(run.columns) else None
@@ -206,7 +207,7 @@ def summarise_comparison(
                 f"- The study's best by the same ranking was {study_best['model']} "
                 f"(F1 {study_best['f1']:.3f}, recall {study_best['recall']:.3f}): this run {verdict}."
             )
-    metric = comparison["image_rank_by"]
+    metric = comparison.image_rank_by
     image_run = image_comparison.pivot_table(index="model", columns="metric", values="this_run").reset_index()
     best_cnn = _best(image_run, [metric]) if metric in image_run.columns else None
     if best_cnn is None:

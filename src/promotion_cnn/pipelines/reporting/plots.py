@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .params import Eda
+
 PALETTE = {0: "#4c72b0", 1: "#dd8452"}  # not promoted / promoted
 
 
@@ -31,11 +33,11 @@ def matrix_frame(matrix: pd.DataFrame) -> pd.DataFrame:
     return matrix.astype(float)
 
 
-def plot_target_distribution(employees: pd.DataFrame | None, eda: dict[str, Any]) -> Figure:
+def plot_target_distribution(employees: pd.DataFrame | None, eda: Eda) -> Figure:
     """Histogram of the target: how rare promotions are (study Fig. 1)."""
     if employees is None:
         return missing_figure("employees_validated")
-    target = eda["target"]
+    target = eda.target
     counts = employees[target].value_counts().reindex([0, 1], fill_value=0)
     fig = Figure(figsize=(5, 3.5))
     ax = fig.add_subplot()
@@ -52,11 +54,11 @@ def plot_target_distribution(employees: pd.DataFrame | None, eda: dict[str, Any]
     return fig
 
 
-def plot_target_correlation(employees: pd.DataFrame | None, eda: dict[str, Any]) -> Figure:
+def plot_target_correlation(employees: pd.DataFrame | None, eda: Eda) -> Figure:
     """Heatmap of the correlations between the numeric attributes and the target (study Fig. 2)."""
     if employees is None:
         return missing_figure("employees_validated")
-    columns = [*eda["numeric_columns"], eda["target"]]
+    columns = [*eda.numeric_columns, eda.target]
     corr = employees[columns].corr()
     fig = Figure(figsize=(7, 6))
     ax = fig.add_subplot()
@@ -72,13 +74,13 @@ def plot_target_correlation(employees: pd.DataFrame | None, eda: dict[str, Any])
     return fig
 
 
-def plot_numeric_pairs(employees: pd.DataFrame | None, eda: dict[str, Any]) -> Figure:
+def plot_numeric_pairs(employees: pd.DataFrame | None, eda: Eda) -> Figure:
     """Pair plot of the numeric attributes coloured by the target, on a seeded sample (Appendix A)."""
     if employees is None:
         return missing_figure("employees_validated")
-    columns, target = eda["pair_plot"]["columns"], eda["target"]
-    sample_size = min(int(eda["pair_plot"]["sample_size"]), len(employees))
-    sample = employees.sample(n=sample_size, random_state=eda["pair_plot"]["random_state"])
+    columns, target = eda.pair_plot.columns, eda.target
+    sample_size = min(eda.pair_plot.sample_size, len(employees))
+    sample = employees.sample(n=sample_size, random_state=eda.pair_plot.random_state)
     k = len(columns)
     fig = Figure(figsize=(2 * k, 2 * k))
     axes = fig.subplots(k, k, squeeze=False)
@@ -101,11 +103,11 @@ def plot_numeric_pairs(employees: pd.DataFrame | None, eda: dict[str, Any]) -> F
     return fig
 
 
-def plot_categorical_counts(employees: pd.DataFrame | None, eda: dict[str, Any]) -> Figure:
+def plot_categorical_counts(employees: pd.DataFrame | None, eda: Eda) -> Figure:
     """One bar chart of level counts per categorical attribute (Appendix B)."""
     if employees is None:
         return missing_figure("employees_validated")
-    counts = {c: employees[c].fillna("(missing)").value_counts().sort_values() for c in eda["categorical_columns"]}
+    counts = {c: employees[c].fillna("(missing)").value_counts().sort_values() for c in eda.categorical_columns}
     heights = [max(len(c), 2) for c in counts.values()]
     fig = Figure(figsize=(8, 0.22 * sum(heights) + 1.2 * len(heights)))
     axes = fig.subplots(len(counts), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]

@@ -26,6 +26,10 @@ from fairlearn.metrics import (
 )
 from sklearn.metrics import brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
 
+from promotion_cnn.params import Fairness
+
+from .params import Bootstrap, CalibrationCheck
+
 logger = logging.getLogger(__name__)
 
 GROUP_METRICS = {"selection_rate": selection_rate, "recall": true_positive_rate, "fpr": false_positive_rate}
@@ -50,10 +54,10 @@ DISPARITIES = {  # name -> (per-group metric, difference or ratio)
 }
 
 
-def _bootstrap_rows(n_rows: int, bootstrap: dict[str, Any]) -> np.ndarray:
+def _bootstrap_rows(n_rows: int, bootstrap: Bootstrap) -> np.ndarray:
     """``n_boot`` resamples of the row positions, with replacement (seeded)."""
-    rng = np.random.default_rng(bootstrap["seed"])
-    return rng.integers(0, n_rows, size=(bootstrap["n_boot"], n_rows))
+    rng = np.random.default_rng(bootstrap.seed)
+    return rng.integers(0, n_rows, size=(bootstrap.n_boot, n_rows))
 
 
 def _rates(y: np.ndarray, chosen: np.ndarray, member: np.ndarray) -> dict[str, np.ndarray]:
@@ -75,32 +79,32 @@ def _quantiles(samples: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _attributes(employees: pd.DataFrame, rows: pd.Index, fairness: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+def _attributes(employees: pd.DataFrame, rows: pd.Index, fairness: Fairness) -> dict[str, tuple[str, Any]]:
     """attribute -> (role, group labels of the test rows): protected attributes first, then possible proxies."""
     found: dict[str, tuple[str, Any]] = {}
-    if fairness["attribute"] in employees.columns:
-        found[fairness["attribute"]] = ("protected", employees.loc[rows, fairness["attribute"]])
+    if fairness.attribute in employees.columns:
+        found[fairness.attribute] = ("protected", employees.loc[rows, fairness.attribute])
     else:
-        logger.warning("fairness audit: the table has no '%s' column, it is not audited", fairness["attribute"])
-    bands = fairness.get("age_bands")
-    if bands and bands["column"] in employees.columns:
-        edges = bands["edges"]
+        logger.warning("fairness audit: the table has no '%s' column, it is not audited", fairness.attribute)
+    bands = fairness.age_bands
+    if bands and bands.column in employees.columns:
+        edges = bands.edges
         labels = [f"{low}-{high - 1}" for low, high in zip(edges[:-1], edges[1:])]
         found["age_band"] = (
             "protected",
-            pd.cut(employees.loc[rows, bands["column"]], edges, right=False, labels=labels),
+            pd.cut(employees.loc[rows, bands.column], edges, right=False, labels=labels),
         )
-    for column in fairness.get("proxies") or []:
+    for column in fairness.proxies:
         if column in employees.columns:
             found[column] = ("proxy", employees.loc[rows, column])
     return {name: (role, groups.astype("str").fillna("missing").to_numpy()) for name, (role, groups) in found.items()}
 
 
-def _reference(attribute: str, groups: np.ndarray, fairness: dict[str, Any], rates: pd.Series) -> str:
+def _reference(attribute: str, groups: np.ndarray, fairness: Fairness, rates: pd.Series) -> str:
     """The group others are compared with: configured for gender and age, the largest group otherwise."""
-    configured = {fairness["attribute"]: fairness["reference_group"]}
-    if fairness.get("age_bands"):
-        configured["age_band"] = fairness["age_bands"]["reference_group"]
+    configured = {fairness.attribute: fairness.reference_group}
+    if fairness.age_bands:
+        configured["age_band"] = fairness.age_bands.reference_group
     reference = configured.get(attribute) or pd.Series(groups).value_counts().idxmax()
     if reference not in rates.index:
         raise ValueError(
@@ -113,8 +117,8 @@ def audit_fairness(
     test_scores: pd.DataFrame,
     target_test: pd.DataFrame,
     employees: pd.DataFrame,
-    fairness: dict[str, Any],
-    bootstrap: dict[str, Any],
+    fairness: Fairness,
+    bootstrap: Bootstrap,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per group of each protected attribute (gender, age band) and possible proxy (region, department): selection
     rate, recall, false-positive rate and disparate impact with 95 % bootstrap intervals; and per attribute the
@@ -131,7 +135,7 @@ def audit_fairness(
         )
     y = target_test.iloc[:, 0].to_numpy().astype(bool)
     chosen = test_scores["recommended"].to_numpy(bool)
-    low_bound, high_bound = fairness["disparate_impact_bounds"]
+    low_bound, high_bound = fairness.disparate_impact_bounds
     resamples = _bootstrap_rows(len(y), bootstrap)
     y_boot, chosen_boot = y[resamples], chosen[resamples]
     groups_table, summary = [], []
@@ -146,20 +150,18 @@ def audit_fairness(
             row["n_promoted"] = int((y & (groups == group)).sum())
             for metric in GROUP_METRICS:
                 row[metric] = float(point[metric])
-                row[f"{metric}_low"], row[f"{metric}_high"] = _quantiles(
-                    boot[str(group)][metric], bootstrap["confidence"]
-                )
+                row[f"{metric}_low"], row[f"{metric}_high"] = _quantiles(boot[str(group)][metric], bootstrap.confidence)
             with np.errstate(invalid="ignore", divide="ignore"):
                 impact = boot[str(group)]["selection_rate"] / boot[reference]["selection_rate"]
             base = frame.loc[reference]
             row["disparate_impact"] = (
                 float(point["selection_rate"] / base["selection_rate"]) if base["selection_rate"] else np.nan
             )
-            row["disparate_impact_low"], row["disparate_impact_high"] = _quantiles(impact, bootstrap["confidence"])
+            row["disparate_impact_low"], row["disparate_impact_high"] = _quantiles(impact, bootstrap.confidence)
             row["recall_difference"] = float(point["recall"] - base["recall"])
             row["flagged"] = bool(role == "protected" and not low_bound <= row["disparate_impact"] <= high_bound)
             groups_table.append(row)
-        summary.append(_disparities(attribute, role, y, chosen, groups, boot, bootstrap["confidence"]))
+        summary.append(_disparities(attribute, role, y, chosen, groups, boot, bootstrap.confidence))
     table = pd.DataFrame(groups_table, columns=AUDIT_COLUMNS)
     flagged = table[table.flagged]
     if not flagged.empty:
@@ -200,9 +202,7 @@ def _disparities(
     return row
 
 
-def bootstrap_test_metrics(
-    test_scores: pd.DataFrame, target_test: pd.DataFrame, bootstrap: dict[str, Any]
-) -> pd.DataFrame:
+def bootstrap_test_metrics(test_scores: pd.DataFrame, target_test: pd.DataFrame, bootstrap: Bootstrap) -> pd.DataFrame:
     """Test F1, ROC AUC, precision and recall at the tuned threshold, each with a 95 % bootstrap interval."""
     y = target_test.iloc[:, 0].to_numpy().astype(int)
     scores, chosen = test_scores["score"].to_numpy(), test_scores["recommended"].to_numpy(int)
@@ -216,13 +216,13 @@ def bootstrap_test_metrics(
     rows = []
     for name, metric in metrics.items():
         samples = np.array([metric(y[r], scores[r], chosen[r]) for r in resamples])
-        low, high = _quantiles(samples, bootstrap["confidence"])
+        low, high = _quantiles(samples, bootstrap.confidence)
         rows.append({"metric": name, "value": float(metric(y, scores, chosen)), "low": low, "high": high})
     return pd.DataFrame(rows)
 
 
 def assess_calibration(
-    test_scores: pd.DataFrame, target_test: pd.DataFrame, calibration: dict[str, Any]
+    test_scores: pd.DataFrame, target_test: pd.DataFrame, calibration: CalibrationCheck
 ) -> dict[str, Any]:
     """Brier score, expected calibration error (equal-width bins) and the reliability table of the test scores;
     ``None`` figures when the scores are not probabilities (an SVM's decision function)."""
@@ -235,10 +235,10 @@ def assess_calibration(
             scores.max(),
         )
         return {"brier_score": None, "expected_calibration_error": None, "well_calibrated": None, "reliability": []}
-    edges = np.linspace(0, 1, calibration["n_bins"] + 1)
-    bins = np.clip(np.digitize(scores, edges[1:-1]), 0, calibration["n_bins"] - 1)
+    edges = np.linspace(0, 1, calibration.n_bins + 1)
+    bins = np.clip(np.digitize(scores, edges[1:-1]), 0, calibration.n_bins - 1)
     reliability = []
-    for b in range(calibration["n_bins"]):
+    for b in range(calibration.n_bins):
         member = bins == b
         if member.any():
             reliability.append(
@@ -254,9 +254,9 @@ def assess_calibration(
     result = {
         "brier_score": float(brier_score_loss(y, scores)),
         "expected_calibration_error": float(ece),
-        "ece_limit": calibration["ece_limit"],
-        "well_calibrated": bool(ece <= calibration["ece_limit"]),
-        "n_bins": calibration["n_bins"],
+        "ece_limit": calibration.ece_limit,
+        "well_calibrated": bool(ece <= calibration.ece_limit),
+        "n_bins": calibration.n_bins,
         "reliability": reliability,
     }
     level = logging.INFO if result["well_calibrated"] else logging.WARNING
@@ -265,6 +265,6 @@ def assess_calibration(
         "Calibration on the test part: Brier %.4f, ECE %.4f (limit %s)",
         result["brier_score"],
         ece,
-        calibration["ece_limit"],
+        calibration.ece_limit,
     )
     return result

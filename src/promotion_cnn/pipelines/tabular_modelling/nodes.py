@@ -30,6 +30,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from .params import ModelFamily, TabularProtocol
+
 logger = logging.getLogger(__name__)
 
 SELECTION_METRICS = ("cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "train_accuracy")
@@ -58,21 +60,21 @@ def _preprocessor(kind: str | None) -> list[tuple[str, BaseEstimator]]:
     raise ValueError(f"preprocessing must be one of {PREPROCESSING}, got {kind!r}")
 
 
-def build_estimator(family: dict[str, Any], variant: str, reducer: BaseEstimator | None) -> Pipeline:
+def build_estimator(family: ModelFamily, variant: str, reducer: BaseEstimator | None) -> Pipeline:
     """Unfitted model pipeline: the (cloned) reducer or the family's preprocessing, then the classifier.
 
     A ``calibration`` key (family-wide, or per variant) wraps the classifier in ``CalibratedClassifierCV``
     (``sigmoid`` or ``isotonic``, ``calibration_folds`` internal folds); it is not an estimator parameter.
     """
-    settings = {**family.get("base_params", {}), **family["variants"][variant]}
-    calibration = settings.pop("calibration", family.get("calibration"))
+    settings = {**family.base_params, **family.variants[variant]}
+    calibration = settings.pop("calibration", family.calibration)
     if calibration not in CALIBRATION:
         raise ValueError(f"calibration must be one of {CALIBRATION}, got {calibration!r}")
-    classifier = load_obj(family["estimator"])(**settings)
+    classifier = load_obj(family.estimator)(**settings)
     if calibration:
-        classifier = CalibratedClassifierCV(classifier, method=calibration, cv=family.get("calibration_folds", 3))
-    steps = list(clone(reducer).steps) if family.get("use_reducer", True) and reducer is not None else []
-    return Pipeline([*steps, *_preprocessor(family.get("preprocessing")), ("model", classifier)])
+        classifier = CalibratedClassifierCV(classifier, method=calibration, cv=family.calibration_folds)
+    steps = list(clone(reducer).steps) if family.use_reducer and reducer is not None else []
+    return Pipeline([*steps, *_preprocessor(family.preprocessing), ("model", classifier)])
 
 
 def single_threaded() -> threadpool_limits:
@@ -124,7 +126,7 @@ def _fit_task(
     y: np.ndarray,
     held_out: np.ndarray | None,
     oob: bool,
-    protocol: dict,
+    protocol: TabularProtocol,
     train_accuracy: bool = True,
 ) -> dict:
     """Fit one variant on one fold (or on everything) and score it."""
@@ -145,7 +147,9 @@ def _fit_task(
     return result
 
 
-def _train_accuracy(model: Pipeline, x: pd.DataFrame, y: np.ndarray, threshold: float, protocol: dict) -> float:
+def _train_accuracy(
+    model: Pipeline, x: pd.DataFrame, y: np.ndarray, threshold: float, protocol: TabularProtocol
+) -> float:
     """Accuracy on the rows the model was fitted on, predicting only the rows that can be wrong.
 
     A converged SVM classifies every non-support vector right (its margin is at least 1 - tol), so only the
@@ -158,19 +162,19 @@ def _train_accuracy(model: Pipeline, x: pd.DataFrame, y: np.ndarray, threshold: 
         wrong = np.sum((predict_scores(model, x.iloc[support]) >= threshold) != y[support])
         return float(1 - wrong / len(y))
     rows = np.arange(len(y))
-    sample = protocol.get("train_accuracy_sample")
+    sample = protocol.train_accuracy_sample
     if sample and sample < len(rows):
-        rows = np.random.default_rng(protocol["random_state"]).choice(rows, sample, replace=False)
+        rows = np.random.default_rng(protocol.random_state).choice(rows, sample, replace=False)
     return float(accuracy_score(y[rows], predict_scores(model, x.iloc[rows]) >= threshold))
 
 
-def _n_jobs(family: dict[str, Any], protocol: dict[str, Any]) -> int:
+def _n_jobs(family: ModelFamily, protocol: TabularProtocol) -> int:
     """Parallel fits for this family: its own ``n_jobs`` if set, else the protocol's."""
-    return int(family.get("n_jobs") or protocol["n_jobs"])
+    return int(family.n_jobs or protocol.n_jobs)
 
 
-def _fold_masks(y: np.ndarray, protocol: dict[str, Any]) -> list[np.ndarray]:
-    splitter = StratifiedKFold(int(protocol["cv_folds"]), shuffle=True, random_state=protocol["random_state"])
+def _fold_masks(y: np.ndarray, protocol: TabularProtocol) -> list[np.ndarray]:
+    splitter = StratifiedKFold(protocol.cv_folds, shuffle=True, random_state=protocol.random_state)
     return [np.isin(np.arange(len(y)), test) for _, test in splitter.split(np.zeros(len(y)), y)]
 
 
@@ -197,8 +201,8 @@ def evaluate_variants(
     features: pd.DataFrame,
     target: pd.DataFrame,
     reducer: BaseEstimator,
-    family: dict[str, Any],
-    protocol: dict[str, Any],
+    family: ModelFamily,
+    protocol: TabularProtocol,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Pipeline]]:
     """Score every variant: training accuracy, and cross-validated F1, ROC AUC and out-of-fold scores.
 
@@ -209,30 +213,24 @@ def evaluate_variants(
     """
     y = target.iloc[:, 0].to_numpy()
     x = features.reset_index(drop=True)
-    cross_validate = int(protocol["cv_folds"]) >= 2
-    sample = family.get("selection_sample")
+    cross_validate = protocol.cv_folds >= 2
+    sample = family.selection_sample
     sampled = bool(cross_validate and sample and sample < len(y))
     if sampled:  # rank the variants on a seeded stratified sample; the winner is cross-validated on all rows later
-        rows, _ = train_test_split(
-            np.arange(len(y)), train_size=sample, stratify=y, random_state=protocol["random_state"]
-        )
+        rows, _ = train_test_split(np.arange(len(y)), train_size=sample, stratify=y, random_state=protocol.random_state)
         x, y = x.iloc[np.sort(rows)].reset_index(drop=True), y[np.sort(rows)]
     masks = _fold_masks(y, protocol) if cross_validate else [None]
     tasks = []
-    for variant in family["variants"]:
-        oob = (
-            cross_validate
-            and protocol.get("use_out_of_bag", True)
-            and _supports_oob(build_estimator(family, variant, reducer))
-        )
+    for variant in family.variants:
+        oob = cross_validate and protocol.use_out_of_bag and _supports_oob(build_estimator(family, variant, reducer))
         tasks += [(variant, None, True)] if oob else [(variant, mask, False) for mask in masks]
-    logger.info("%d fits for %d variants on %d rows", len(tasks), len(family["variants"]), len(y))
-    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.get("progress", 5))(
+    logger.info("%d fits for %d variants on %d rows", len(tasks), len(family.variants), len(y))
+    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.progress)(
         delayed(_fit_task)(build_estimator(family, variant, reducer), x, y, mask, oob, protocol)
         for variant, mask, oob in tasks
     )
     rows, oof, fitted = [], {}, {}
-    for variant, settings in family["variants"].items():
+    for variant, settings in family.variants.items():
         fits = [r for (v, *_), r in zip(tasks, results) if v == variant]
         row, scores = _score_variant(variant, settings, fits, y)
         row["rows"] = len(y)
@@ -245,9 +243,9 @@ def evaluate_variants(
     return pd.DataFrame(rows), pd.DataFrame(oof), fitted
 
 
-def select_variant(variant_scores: pd.DataFrame, protocol: dict[str, Any]) -> str:
+def select_variant(variant_scores: pd.DataFrame, protocol: TabularProtocol) -> str:
     """Pick the variant with the best selection metric (first listed wins ties)."""
-    metric = protocol["selection_metric"]
+    metric = protocol.selection_metric
     if metric not in SELECTION_METRICS:
         raise ValueError(f"selection_metric must be one of {SELECTION_METRICS}, got {metric!r}")
     if metric not in variant_scores.columns:
@@ -261,11 +259,11 @@ def fit_selected_model(
     features: pd.DataFrame,
     target: pd.DataFrame,
     reducer: BaseEstimator,
-    family: dict[str, Any],
+    family: ModelFamily,
     selected: str,
     fitted_variants: dict[str, Pipeline],
     oof_scores: pd.DataFrame,
-    protocol: dict[str, Any],
+    protocol: TabularProtocol,
 ) -> tuple[Pipeline, pd.DataFrame]:
     """Fit the selected variant on the whole training part, with its out-of-fold scores on every row.
 
@@ -275,9 +273,9 @@ def fit_selected_model(
     y = target.iloc[:, 0].to_numpy()
     x = features.reset_index(drop=True)
     have_model, have_oof = selected in fitted_variants, selected in oof_scores.columns
-    need_oof = int(protocol["cv_folds"]) >= 2 and not have_oof
+    need_oof = protocol.cv_folds >= 2 and not have_oof
     tasks = ([] if have_model else [None]) + (_fold_masks(y, protocol) if need_oof else [])
-    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.get("progress", 5))(
+    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.progress)(
         delayed(_fit_task)(build_estimator(family, selected, reducer), x, y, mask, False, protocol, False)
         for mask in tasks
     )
@@ -298,12 +296,13 @@ def tune_threshold(
     features: pd.DataFrame,
     target: pd.DataFrame,
     selected_oof_scores: pd.DataFrame,
-    protocol: dict[str, Any],
-    threshold: dict[str, Any],
+    protocol: TabularProtocol,
+    family: ModelFamily,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Choose the decision threshold on training predictions (out-of-fold by default) and keep the curve."""
+    """Choose the decision threshold (``family.threshold``) on training predictions, out-of-fold by default."""
     y = target.iloc[:, 0].to_numpy()
-    source = protocol["threshold_source"]
+    threshold = family.threshold
+    source = protocol.threshold_source
     if source == "out_of_fold":
         if selected_oof_scores.empty:
             raise ValueError("threshold_source 'out_of_fold' needs cross-validation: set cv_folds >= 2")
@@ -315,7 +314,7 @@ def tune_threshold(
     precision, recall, pr_thresholds = precision_recall_curve(y, scores)
     curve = pd.DataFrame({"threshold": pr_thresholds, "precision": precision[:-1], "recall": recall[:-1]})
     curve["f1"] = 2 * curve.precision * curve.recall / np.clip(curve.precision + curve.recall, 1e-12, None)
-    method = threshold["method"]
+    method = threshold.method
     if method == "f1":
         value = float(curve.threshold[curve.f1.idxmax()])
     elif method == "youden":
@@ -324,7 +323,7 @@ def tune_threshold(
     elif method == "default":
         value = default_threshold(model)
     elif method == "fixed":
-        value = float(threshold["value"])
+        value = float(threshold.value)
     else:
         raise ValueError(f"threshold method must be f1, youden, default or fixed, got {method!r}")
     predicted = scores >= value

@@ -66,7 +66,7 @@ def create_template() -> Pipeline:
                     "target_train",
                     "selected_oof_scores",
                     "params:tabular_protocol",
-                    "params:family.threshold",
+                    "params:family",
                 ],
                 ["threshold", "threshold_curve"],
                 name="tune_threshold",
@@ -118,7 +118,6 @@ def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline
         parameters={
             "params:tabular_protocol": "params:tabular_protocol",
             "params:family": f"params:{family}",
-            "params:family.threshold": f"params:{family}.threshold",
             "params:fairness": "params:fairness",
             "params:assessment.bootstrap": "params:assessment.bootstrap",
             "params:assessment.calibration": "params:assessment.calibration",

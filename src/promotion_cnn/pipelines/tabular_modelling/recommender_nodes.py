@@ -10,6 +10,7 @@ from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
 from .nodes import single_threaded
+from .params import PermutationImportanceParams, TabularProtocol
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +51,14 @@ def describe_candidate(
 
 
 def select_recommender(
-    protocol: dict[str, Any], **candidates: dict[str, Any]
+    protocol: TabularProtocol, **candidates: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame]:
     """Pick the family with the best cross-validated selection metric (training data only; test never used).
 
     Returns the recommender (model, threshold and input schema, pickled), a JSON summary and a comparison table
     in which the test metrics of every family are shown for the report but play no part in the choice.
     """
-    metric = protocol["selection_metric"]
+    metric = protocol.selection_metric
     rows = []
     for family, candidate in candidates.items():
         if metric not in candidate["cv"]:
@@ -91,7 +92,10 @@ def select_recommender(
 
 
 def explain_recommender(
-    recommender: dict[str, Any], features_test: pd.DataFrame, target_test: pd.DataFrame, explanation: dict[str, Any]
+    recommender: dict[str, Any],
+    features_test: pd.DataFrame,
+    target_test: pd.DataFrame,
+    explanation: PermutationImportanceParams,
 ) -> pd.DataFrame:
     """Permutation importance of the recommender's input columns (original names, not components) on the test part."""
     with single_threaded():
@@ -99,10 +103,10 @@ def explain_recommender(
             recommender["model"],
             features_test[recommender["feature_columns"]],
             target_test.iloc[:, 0].to_numpy(),
-            scoring=explanation["scoring"],
-            n_repeats=explanation["n_repeats"],
-            random_state=explanation["random_state"],
-            n_jobs=explanation.get("n_jobs", 1),
+            scoring=explanation.scoring,
+            n_repeats=explanation.n_repeats,
+            random_state=explanation.random_state,
+            n_jobs=explanation.n_jobs,
         )
     table = pd.DataFrame(
         {
@@ -113,7 +117,7 @@ def explain_recommender(
     ).sort_values("importance_mean", ascending=False, ignore_index=True)
     logger.info(
         "Permutation importance (%s): %s",
-        explanation["scoring"],
+        explanation.scoring,
         dict(zip(table.feature, table.importance_mean.round(4))),
     )
     return table

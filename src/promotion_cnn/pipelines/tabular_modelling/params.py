@@ -1,0 +1,108 @@
+"""Typed parameters of tabular_modelling: the protocol, each model family's block, fairness, the explanation."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from promotion_cnn.params import Params
+
+SelectionMetric = Literal["cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "train_accuracy"]
+
+
+class TabularProtocol(Params):
+    """How every family is cross-validated, selected and thresholded (``tabular_protocol``)."""
+
+    cv_folds: int = Field(ge=0, description="Stratified folds on the training part; 0 = no cross-validation.")
+    selection_metric: SelectionMetric = Field(description="The metric a family's variant is chosen by.")
+    threshold_source: Literal["out_of_fold", "in_sample"] = Field(
+        description="Predictions the threshold is tuned on (the study: in_sample)."
+    )
+    random_state: int = Field(description="Seed of the folds and samples.")
+    use_out_of_bag: bool = Field(
+        default=True, description="Bootstrap forests: score out-of-bag from one fit instead of k folds."
+    )
+    train_accuracy_sample: int | None = Field(
+        default=None, ge=0, description="Rows (seeded) on which training accuracy is measured; 0 or null: every row."
+    )
+    n_jobs: int = Field(description="Parallel fits of independent variants and folds (a family may set its own).")
+    progress: int = Field(default=5, ge=0, description="joblib verbosity: progress of the fits on the console.")
+
+    @model_validator(mode="after")
+    def _folds(self) -> TabularProtocol:
+        if self.cv_folds == 1:
+            raise ValueError("cv_folds must be 0 (no cross-validation) or at least 2, got 1")
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs must not be 0 (joblib: 1 = sequential, -1 = every core)")
+        return self
+
+
+class ThresholdRule(Params):
+    """How a family's decision threshold is chosen (``<family>.threshold``)."""
+
+    method: Literal["f1", "youden", "default", "fixed"] = Field(
+        description="f1: max F1 on the precision-recall curve; youden; default (0.5 / 0); fixed: value."
+    )
+    value: float | None = Field(default=None, description="The threshold when method is fixed.")
+
+    @model_validator(mode="after")
+    def _value(self) -> ThresholdRule:
+        if self.method == "fixed" and self.value is None:
+            raise ValueError("method 'fixed' needs a value")
+        return self
+
+
+Calibration = Literal["sigmoid", "isotonic"] | None
+
+
+class ModelFamily(Params):
+    """One model family (``random_forest``, ``svm``, ``hist_gradient_boosting``, ...): estimator and variants."""
+
+    estimator: str = Field(pattern=r"^[\w.]+\.\w+$", description="Dotted path of the scikit-learn classifier.")
+    use_reducer: bool = Field(default=True, description="Min-max + PCA from data_processing, refitted per fold.")
+    preprocessing: Literal["none", "one_hot_scale"] | None = Field(
+        default=None, description="none, or one_hot_scale: one-hot the category columns, standardise the rest."
+    )
+    calibration: Calibration = Field(default=None, description="null | sigmoid | isotonic: CalibratedClassifierCV.")
+    calibration_folds: int = Field(default=3, ge=2, description="Internal folds of the calibration.")
+    selection_sample: int | None = Field(
+        default=None, gt=0, description="Rank variants on a seeded stratified sample of this many rows; null: all."
+    )
+    n_jobs: int | None = Field(default=None, description="This family's parallel fits; null: the protocol's.")
+    base_params: dict[str, Any] = Field(default={}, description="Estimator parameters shared by every variant.")
+    variants: dict[str, dict[str, Any]] = Field(
+        min_length=1, description="Variant name -> estimator parameters (and optionally calibration)."
+    )
+    threshold: ThresholdRule = Field(description="How the decision threshold is chosen.")
+
+    @model_validator(mode="after")
+    def _variant_calibration(self) -> ModelFamily:
+        for name, settings in self.variants.items():
+            if settings.get("calibration", None) not in (None, "sigmoid", "isotonic"):
+                raise ValueError(f"variants.{name}.calibration must be null, sigmoid or isotonic")
+        return self
+
+
+class PermutationImportanceParams(Params):
+    """Permutation importance of the recommender on the test part (``permutation_importance``)."""
+
+    scoring: str = Field(description="A scikit-learn scorer name, e.g. roc_auc.")
+    n_repeats: int = Field(gt=0, description="Shuffles per column.")
+    random_state: int = Field(description="Seed of the shuffles.")
+    n_jobs: int = Field(default=1, description="Parallel columns.")
+
+
+class Bootstrap(Params):
+    """Percentile bootstrap over the test rows (``assessment.bootstrap``)."""
+
+    n_boot: int = Field(ge=10, description="Resamples of the test rows.")
+    confidence: float = Field(gt=0, lt=1, description="Interval coverage, e.g. 0.95.")
+    seed: int = Field(description="Seed of the resampling.")
+
+
+class CalibrationCheck(Params):
+    """Calibration check of the test scores (``assessment.calibration``)."""
+
+    n_bins: int = Field(ge=2, description="Equal-width probability bins of the reliability table.")
+    ece_limit: float = Field(gt=0, lt=1, description="Expected calibration error above this: warned.")
