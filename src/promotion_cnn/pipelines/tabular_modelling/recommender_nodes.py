@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from .nodes import single_threaded
+from .nodes import release_workers, single_threaded
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +174,7 @@ def explain_recommender(
             random_state=explanation["random_state"],
             n_jobs=explanation.get("n_jobs", 1),
         )
+    release_workers()
     table = pd.DataFrame(
         {
             "feature": recommender["feature_columns"],
