@@ -1,12 +1,15 @@
-"""Custom Kedro datasets: embedded default data the project generates itself, image folders, optional inputs."""
+"""Custom Kedro datasets: CSV input tables, embedded default data the project generates itself, image folders, optional inputs."""
 
+from .csv_table import CSVTableDataset, EmptyFileError
 from .digits_images import DigitsImageFolderDataset, write_digits_folder
 from .image_folder import ImageFileListDataset, ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
 from .optional import OptionalDataset, OptionalInputsHook
 from .synthetic_employees import SyntheticEmployeesDataset, generate_employees
 
 __all__ = [
+    "CSVTableDataset",
     "DigitsImageFolderDataset",
+    "EmptyFileError",
     "ImageFileListDataset",
     "ImageFolderDataset",
     "OptionalDataset",
