@@ -5,6 +5,7 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
+from promotion_cnn.config_hooks import LocalConfigHook
 from promotion_cnn.datasets.optional import OptionalInputsHook
 from promotion_cnn.hooks import DataSourceHook, RollbackVersionsHook
 
@@ -15,7 +16,9 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 
 # OptionalInputsHook: the report lists missing parts instead of failing when a pipeline has not run yet,
 # and image_prediction chooses among the image models that have been trained.
+# LocalConfigHook: a warning names the conf/local files that `--env <other>` leaves out.
 HOOKS = (
+    LocalConfigHook(),
     DataSourceHook(),
     RollbackVersionsHook(),
     OptionalInputsHook(tag="reporting"),
