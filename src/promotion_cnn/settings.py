@@ -8,6 +8,7 @@ from kedro.config import OmegaConfigLoader
 from promotion_cnn.config_hooks import LocalConfigHook
 from promotion_cnn.datasets.optional import OptionalInputsHook
 from promotion_cnn.hooks import DataSourceHook, RollbackVersionsHook
+from promotion_cnn.runner_hooks import ShareMemoryDatasetsHook
 
 # No network here and no consent asked: telemetry stays off unless a user opts in (see also .telemetry).
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
@@ -16,9 +17,11 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 
 # OptionalInputsHook: the report lists missing parts instead of failing when a pipeline has not run yet,
 # and image_prediction chooses among the image models that have been trained.
+# ShareMemoryDatasetsHook: the catalog's MemoryDatasets cross ParallelRunner's processes.
 # LocalConfigHook: a warning names the conf/local files that `--env <other>` leaves out.
 HOOKS = (
     LocalConfigHook(),
+    ShareMemoryDatasetsHook(),
     DataSourceHook(),
     RollbackVersionsHook(),
     OptionalInputsHook(tag="reporting"),
