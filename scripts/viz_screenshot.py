@@ -6,7 +6,9 @@ It serves this project with ``kedro viz run``, opens the page in headless Chromi
 (Debian's ``chromium`` package, or ``--chromium PATH``) driven over the DevTools
 protocol, waits until the app has fetched the graph and drawn it, checks that the
 drawn graph shows the expected nodes, and saves a PNG screenshot. It exits non-zero
-if any step fails. Needs ``websockets`` (installed with kedro-viz's uvicorn).
+if any step fails. Needs ``websockets`` (installed with kedro-viz's uvicorn). Both servers listen on
+127.0.0.1 ports picked in 1024-49151 (kedro-viz refuses higher ones) and run in their own process groups,
+which are ended (every child included) when the script ends, whether it succeeded or not.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import asyncio
 import base64
 import json
 import os
+import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -34,10 +38,46 @@ EXPECTED_LABELS = ("render_report", "study_report")
 PREFERENCES = {"theme": "light", "showFeatureHints": False, "expandAllPipelines": False, "isPrettyName": False}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# kedro-viz refuses ports above 49151 (the OS assigns ephemeral ports from 32768 or 49152 up): pick in this range
+PORTS = range(1024, 49152)
+
+
+def free_port(exclude: tuple[int, ...] = ()) -> int:
+    """A port in 1024-49151 that is free on 127.0.0.1 now (tried at random, so parallel runs rarely collide)."""
+    for port in random.sample(PORTS, 200):
+        if port in exclude:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port in 1024-49151 on 127.0.0.1")
+
+
+def start(command: list[str], **kwargs) -> subprocess.Popen:
+    """Start a process in its own process group, so that stop() ends it with every child it started."""
+    return subprocess.Popen(command, start_new_session=True, **kwargs)
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    """End a process group started by start(): SIGTERM, then SIGKILL if any member is left after 10 s."""
+    if process is None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)  # the group outlives its leader while children are left: signal the group
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            process.poll()  # reap the leader: a zombie still counts as a member
+            try:
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
 
 
 def wait_for(url: str, timeout: float, process: subprocess.Popen | None = None) -> bytes:
@@ -128,16 +168,18 @@ def main() -> int:
     parser.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
     parser.add_argument("--timeout", type=float, default=120, help="seconds for each wait")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated script still stops its servers (finally)
     if not args.chromium:
         sys.exit("chromium not found: apt-get install -y chromium, or pass --chromium PATH")
 
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
-    viz_port, devtools_port = free_port(), free_port()
+    viz_port = free_port()
+    devtools_port = free_port(exclude=(viz_port,))
     with tempfile.TemporaryDirectory() as work:
         log = Path(work) / "viz.log"
         profile = Path(work) / "profile"
         with log.open("w") as log_file:
-            viz = subprocess.Popen(
+            viz = start(
                 ["kedro", "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(viz_port)],
                 cwd=PROJECT,
                 env=env,
@@ -149,7 +191,7 @@ def main() -> int:
             graph = json.loads(wait_for(f"http://127.0.0.1:{viz_port}/api/main", args.timeout, viz))
             pipelines = [p["id"] for p in graph["pipelines"]]
             print(f"kedro viz serves {len(graph['nodes'])} nodes; pipelines: {', '.join(pipelines)}")
-            browser = subprocess.Popen(
+            browser = start(
                 [
                     args.chromium,
                     "--headless=new",
@@ -176,13 +218,8 @@ def main() -> int:
             print("kedro viz log (tail):\n" + "\n".join(log.read_text().splitlines()[-30:]), file=sys.stderr)
             raise
         finally:
-            for process in (browser, viz):
-                if process is not None:
-                    process.terminate()
-                    try:
-                        process.wait(timeout=10)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
+            stop(browser)
+            stop(viz)
     return 0
 
 

@@ -99,15 +99,35 @@ def test_fresh_run_writes_models_and_metrics(project):
             lambda t: t.assign(education=t.education.where(t.index != 5, "PhD")),
             r"column 'education' has level\(s\) \['PhD'\] not in the ordinal map",
         ),
+        (
+            lambda t: pd.concat([t[t.is_promoted == 1].head(1), t[t.is_promoted == 0].head(9)]),
+            r"TooFewRowsError: .* too few rows for the tabular protocol: 10 row\(s\), 1 with is_promoted = 1 and 9 "
+            r"with is_promoted = 0; .* need at least 4 rows of each class",
+        ),
+        (None, r"employees_raw: Failed while loading .*employees\.csv: the file is empty \(no header row, no data\)"),
     ],
-    ids=["missing-column", "non-numeric", "empty", "bad-target", "age-minus-5", "rating-9", "unknown-level"],
+    ids=[
+        "missing-column",
+        "non-numeric",
+        "empty",
+        "bad-target",
+        "age-minus-5",
+        "rating-9",
+        "unknown-level",
+        "ten-rows",
+        "zero-byte-file",
+    ],
 )
 def test_bad_table_stops_the_run_naming_file_and_column(project, tmp_path, corruption, message):
     bad_csv = tmp_path / "employees.csv"
-    corruption(generate_employees(300, seed=2)).to_csv(bad_csv, index=False)
+    if corruption is None:
+        bad_csv.write_bytes(b"")
+    else:
+        corruption(generate_employees(300, seed=2)).to_csv(bad_csv, index=False)
     env_dir = project / "conf" / f"bad_{tmp_path.name}"
     env_dir.mkdir()
-    (env_dir / "catalog.yml").write_text(f"employees_raw:\n  type: pandas.CSVDataset\n  filepath: {bad_csv}\n")
+    entry = f"employees_raw:\n  type: promotion_cnn.datasets.CSVTableDataset\n  filepath: {bad_csv}\n"
+    (env_dir / "catalog.yml").write_text(entry)
     before, rows = _versions(project), _rows(project, "02_intermediate/employees_validated.parquet")
     result = _kedro(project, "--env", env_dir.name, "--params", FAST)
     output = " ".join((result.stdout + result.stderr).split())

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -93,3 +96,51 @@ def test_report_is_wired_to_the_models_it_reports(graph):
 
 def test_layers_are_drawn(graph):
     assert graph["layers"][-1] == "reporting" and "models" in graph["layers"]
+
+
+def _screenshot_script():
+    spec = importlib.util.spec_from_file_location("viz_screenshot", PROJECT / "scripts" / "viz_screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_screenshot_ports_are_ones_kedro_viz_accepts():
+    script = _screenshot_script()
+    ports = [script.free_port() for _ in range(50)]
+    assert all(1024 <= port <= 49151 for port in ports)
+    assert script.free_port(exclude=(ports[0],)) != ports[0]
+
+
+def _processes_with(marker: str) -> dict[int, str]:
+    """Processes whose environment carries the marker (everything the script started, at any depth): pid -> command."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="needs chromium")
+def test_screenshot_script_draws_the_graph_and_leaves_no_process(tmp_path):
+    marker = f"VIZ_SCREENSHOT_TEST={uuid.uuid4().hex}"
+    name, value = marker.split("=")
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", name: value}
+    out = tmp_path / "viz.png"
+    try:
+        result = subprocess.run(
+            [sys.executable, str(PROJECT / "scripts" / "viz_screenshot.py"), "--out", str(out), "--timeout", "180"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+        assert "Chromium drew" in result.stdout and out.stat().st_size > 10_000
+        assert _processes_with(marker) == {}
+    finally:
+        for pid in _processes_with(marker):  # after a failure: end what the test started
+            os.kill(pid, signal.SIGKILL)

@@ -5,8 +5,10 @@ import warnings
 
 from kedro.config import OmegaConfigLoader
 
+from promotion_cnn.config_hooks import LocalConfigHook
 from promotion_cnn.datasets.optional import OptionalInputsHook
 from promotion_cnn.hooks import DataSourceHook
+from promotion_cnn.runner_hooks import ShareMemoryDatasetsHook
 from promotion_cnn.runs import RunJournalHook
 from promotion_cnn.validation import ContractHook
 
@@ -20,15 +22,21 @@ warnings.filterwarnings("ignore", message="register_new_resolver", category=User
 # and image_prediction chooses among the image models that have been trained.
 # ContractHook: the catalog's `validator:` contracts get the parameters and name the file; the input tables are
 # checked before any node runs, and an entry overridden without a `validator:` block keeps its default contract.
+# ShareMemoryDatasetsHook: the catalog's MemoryDatasets cross ParallelRunner's processes.
+# LocalConfigHook: a warning names the conf/local files that `--env <other>` leaves out.
+# Kedro calls hooks in reverse order of this tuple: RunJournalHook, first here, starts its journal after the
+# others' before_pipeline_run (a run stopped by a contract or a setting has nothing to undo).
 HOOKS = (
+    RunJournalHook(),
+    LocalConfigHook(),
     ContractHook(
         defaults={
             "employees_raw": "promotion_cnn.validation.employee_table",
             "employees_to_score": "promotion_cnn.validation.table_to_score",
         }
     ),
+    ShareMemoryDatasetsHook(),
     DataSourceHook(),
-    RunJournalHook(),
     OptionalInputsHook(tag="reporting"),
     OptionalInputsHook(tag="image_model_selection"),
 )

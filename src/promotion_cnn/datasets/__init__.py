@@ -1,6 +1,7 @@
-"""Custom Kedro datasets: embedded default data the project generates itself, image folders, optional inputs,
-self-describing model artifacts."""
+"""Custom Kedro datasets: CSV input tables, embedded default data the project generates itself, image folders,
+optional inputs, self-describing model artifacts."""
 
+from .csv_table import CSVTableDataset, EmptyFileError
 from .digits_images import DigitsImageFolderDataset, write_digits_folder
 from .image_folder import ImageFileListDataset, ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
 from .model_artifacts import ImageModelDataset, StampedJSONDataset, StampedPickleDataset
@@ -8,7 +9,9 @@ from .optional import OptionalDataset, OptionalInputsHook
 from .synthetic_employees import SyntheticEmployeesDataset, generate_employees
 
 __all__ = [
+    "CSVTableDataset",
     "DigitsImageFolderDataset",
+    "EmptyFileError",
     "ImageFileListDataset",
     "ImageFolderDataset",
     "ImageModelDataset",

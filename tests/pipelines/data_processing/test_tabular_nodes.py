@@ -9,11 +9,13 @@ from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding
 from promotion_cnn.pipelines.data_processing.params import Reduction, Split
 from promotion_cnn.pipelines.data_processing.tabular_nodes import (
     InvalidTableError,
+    TooFewRowsError,
     drop_columns,
     encode_flags,
     encode_ordinal,
     fill_missing_values,
     fit_feature_reducer,
+    minimum_rows_per_class,
     one_hot_encode,
     split_train_test,
     summarise_feature_space,
@@ -110,6 +112,36 @@ def test_split_is_seeded_and_sized(employees, typed, stratify):
     assert len(first[1]) == 100 and len(first[0]) == 300
     assert first[0].index.equals(second[0].index)
     assert "is_promoted" not in first[0].columns and first[2].columns.tolist() == ["is_promoted"]
+
+
+def _rows(employees: pd.DataFrame, positives: int, negatives: int) -> pd.DataFrame:
+    table = pd.concat(
+        [employees[employees.is_promoted == 1].head(positives), employees[employees.is_promoted == 0].head(negatives)]
+    )
+    table.attrs = employees.attrs
+    return table
+
+
+def test_ten_rows_are_too_few_for_the_protocol(employees, typed):
+    features = _features(_rows(employees, 1, 9), typed)
+    features.attrs = employees.attrs  # as the DataSourceHook tags each loaded table
+    message = (
+        r"employees\.csv\): too few rows for the tabular protocol: 10 row\(s\), 1 with is_promoted = 1 and 9 with "
+        r"is_promoted = 0; the 75%/25% train/test split \(split.test_size\) and 3-fold cross-validation "
+        r"\(tabular_protocol.cv_folds\) need at least 4 rows of each class"
+    )
+    with pytest.raises(TooFewRowsError, match=message):
+        split_train_test(features, typed["schema"], typed["split"], 3)
+
+
+@pytest.mark.parametrize(("cv_folds", "needed"), [(0, 4), (2, 4), (3, 4), (5, 7), (10, 14)])
+def test_the_minimum_rows_per_class_split_as_needed(employees, typed, cv_folds, needed):
+    assert minimum_rows_per_class(0.25, cv_folds) == needed
+    features = _features(_rows(employees, needed, 3 * needed), typed)
+    _, _, y_train, y_test = split_train_test(features, typed["schema"], typed["split"], cv_folds)
+    assert y_test.is_promoted.sum() >= 1 and y_train.is_promoted.sum() >= max(cv_folds, 1)
+    with pytest.raises(TooFewRowsError, match=f"need at least {needed} rows of each class"):
+        split_train_test(_features(_rows(employees, needed - 1, 30), typed), typed["schema"], typed["split"], cv_folds)
 
 
 def test_reducer_is_fitted_on_training_part_and_keeps_90_percent(employees, typed):

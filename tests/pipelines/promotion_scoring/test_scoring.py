@@ -142,3 +142,28 @@ def test_a_target_column_is_ignored(score, recommender, project_params, scored, 
 def test_gender_is_not_needed_for_scoring(score, recommender, project_params, scored):
     out = score(recommender, project_params, _to_score().drop(columns="gender"))
     assert out["promotion_recommendations"].equals(scored["promotion_recommendations"])
+
+
+def test_empty_cells_are_logged_with_count_and_ids(score, recommender, project_params, caplog):
+    table = _to_score()
+    table.loc[[1, 4, 7], "region"] = None
+    table.loc[2, "department"] = None
+    ids = table.loc[[1, 4, 7], "employee_id"].tolist()
+    with caplog.at_level(logging.WARNING):
+        out = score(recommender, project_params, table)
+    assert (
+        f"current.csv): column 'region' has 3 empty cell(s), employee_id {ids}; scored as a missing value"
+        in caplog.text
+    )
+    assert f"column 'department' has 1 empty cell(s), employee_id [{table.loc[2, 'employee_id']}]" in caplog.text
+    assert len(out["promotion_recommendations"]) == 300
+
+
+def test_empty_cells_can_stop_the_run(score, recommender, project_params):
+    table = _to_score()
+    table.loc[list(range(8)), "region"] = None
+    ids = ", ".join(map(str, table.employee_id[:5]))
+    with pytest.raises(
+        InvalidTableError, match=rf"current\.csv.*'region' has 8 empty cell\(s\), employee_id \[{ids}\] \.\.\."
+    ):
+        score(recommender, project_params, table, empty_cells="error")

@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import make_classification
 
 from promotion_cnn.pipelines.data_processing.params import Reduction
-from promotion_cnn.pipelines.data_processing.tabular_nodes import fit_feature_reducer
+from promotion_cnn.pipelines.data_processing.tabular_nodes import TooFewRowsError, fit_feature_reducer
 from promotion_cnn.pipelines.tabular_modelling.nodes import (
     build_estimator,
     default_threshold,
@@ -168,3 +168,15 @@ def test_a_threaded_forest_fits_on_its_threads_and_predicts_on_one(data):
     _, _, fitted = evaluate_variants(*data, family, _protocol(cv_folds=0))
     forest = fitted["plain"].named_steps["model"]
     assert len(forest.estimators_) == 20 and forest.n_jobs == 1  # summing trees in a fixed order: reproducible
+
+
+def test_a_fit_that_fails_on_a_small_table_is_named(data):
+    features, target, reducer = (data[0].head(24).copy(), data[1].head(24), data[2])
+    features.attrs["source"] = "dataset 'employees_raw' (small.csv)"
+    family = {
+        "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
+        "base_params": {"early_stopping": True, "validation_fraction": 0.05},
+        "variants": {"default": {}},
+    }
+    with pytest.raises(TooFewRowsError, match=r"small\.csv.*a fit on 24 training rows.*probably too small"):
+        evaluate_variants(features, target, reducer, family, PROTOCOL)

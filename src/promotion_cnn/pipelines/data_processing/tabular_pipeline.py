@@ -98,7 +98,7 @@ def create_tabular_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 split_train_test,
-                ["employees_features", "params:employees_schema", "params:split"],
+                ["employees_features", "params:employees_schema", "params:split", "params:tabular_protocol.cv_folds"],
                 list(SPLIT_DATASETS),
                 name="split_train_test",
             ),

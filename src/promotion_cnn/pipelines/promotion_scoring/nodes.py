@@ -16,6 +16,7 @@ from .params import PromotionScoring
 logger = logging.getLogger(__name__)
 
 UNSEEN_LEVELS = ("warn", "error")
+SHOWN_IDS = 5  # employee ids named per column in an empty-cell warning or error
 
 
 def _source(table: pd.DataFrame) -> str:
@@ -59,11 +60,36 @@ def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_l
     return aligned
 
 
+def check_empty_cells(
+    features: pd.DataFrame, employees: pd.DataFrame, columns: list[str], id_column: str, empty_cells: str
+) -> None:
+    """Log (``warn``) or stop on (``error``) empty cells in the recommender's input columns, per column with ids.
+
+    Cells the feature nodes fill (``fill_values``) are never empty here; the others are scored as missing values
+    (gradient boosting: its missing-value branch; logistic regression: an all-zero one-hot for a category).
+    """
+    source = _source(features)
+    for column in [c for c in columns if c in features.columns]:
+        empty = features.index[features[column].isna()]
+        if empty.empty:
+            continue
+        ids = employees.loc[empty, id_column].tolist()
+        message = (
+            f"{source}: column '{column}' has {len(ids)} empty cell(s), {id_column} "
+            f"{ids[:SHOWN_IDS]}{' ...' if len(ids) > SHOWN_IDS else ''}"
+        )
+        if empty_cells == "error":
+            raise InvalidTableError(message)
+        logger.warning("%s; scored as a missing value", message)
+
+
 def score_employees(
     recommender: dict[str, Any], features: pd.DataFrame, employees: pd.DataFrame, scoring: PromotionScoring
 ) -> pd.DataFrame:
     """Rank employees by promotion probability and flag those at or above the recommender's tuned threshold; each
     row names the model (family/variant) and its version (the run that trained it)."""
+    columns = recommender["feature_columns"]
+    check_empty_cells(features, employees, columns, scoring.id_column, scoring.empty_cells)
     aligned = align_features(features, recommender, scoring.unseen_levels)
     threshold = recommender["threshold"]["threshold"]
     table = pd.DataFrame(

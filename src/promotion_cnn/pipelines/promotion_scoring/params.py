@@ -17,6 +17,10 @@ class PromotionScoring(Params):
         default="warn",
         description="A category level the recommender never saw: warn (log, score as unknown) or error (stop).",
     )
+    empty_cells: Literal["warn", "error"] = Field(
+        default="warn",
+        description="An empty cell in a feature column: warn (log count and ids, score as missing) or error (stop).",
+    )
     optional_columns: list[str] = Field(
         default=[], description="Required for training (e.g. gender, for the audit), not for scoring."
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from joblib.externals.loky import reusable_executor
 from kedro.utils import load_obj
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
@@ -30,10 +32,13 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
 from threadpoolctl import threadpool_limits
 
+from promotion_cnn.pipelines.data_processing.tabular_nodes import TooFewRowsError
+
 from .params import ModelFamily, TabularProtocol
 
 logger = logging.getLogger(__name__)
 
+SMALL_CLASS = 50  # a fit's ValueError on a table with fewer rows than this in a class is reported as too few rows
 SELECTION_METRICS = ("cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "train_accuracy")
 
 
@@ -173,6 +178,35 @@ def _n_jobs(family: ModelFamily, protocol: TabularProtocol) -> int:
     return int(family.n_jobs or protocol.n_jobs)
 
 
+def release_workers() -> None:
+    """In a child process (a ParallelRunner worker), stop joblib's reusable loky workers: they would outlive the run."""
+    executor = reusable_executor._executor
+    if multiprocessing.parent_process() is not None and executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
+def run_fits(calls: Any, n_jobs: int, protocol: TabularProtocol, source: str, y: np.ndarray) -> list[dict]:
+    """Run independent fits in parallel; on a small table a fit's ``ValueError`` becomes a named ``TooFewRowsError``."""
+    try:
+        return Parallel(n_jobs=n_jobs, verbose=protocol.progress)(calls)
+    except ValueError as error:
+        counts = {label: int(np.sum(y == label)) for label in (1, 0)}
+        if min(counts.values()) >= SMALL_CLASS:
+            raise
+        raise TooFewRowsError(
+            f"{source}: a fit on {len(y)} training rows ({counts[1]} with the target 1, {counts[0]} with 0) failed, "
+            f"the table is probably too small: {error}. Early stopping (validation_fraction) and calibration "
+            "(calibration_folds) split each training fold again; use more rows, fewer tabular_protocol.cv_folds, "
+            "or fewer such variants"
+        ) from error
+    finally:
+        release_workers()
+
+
+def _source(table: pd.DataFrame) -> str:
+    return table.attrs.get("source", "the training table")
+
+
 def _fold_masks(y: np.ndarray, protocol: TabularProtocol) -> list[np.ndarray]:
     splitter = StratifiedKFold(protocol.cv_folds, shuffle=True, random_state=protocol.random_state)
     return [np.isin(np.arange(len(y)), test) for _, test in splitter.split(np.zeros(len(y)), y)]
@@ -225,10 +259,11 @@ def evaluate_variants(
         oob = cross_validate and protocol.use_out_of_bag and _supports_oob(build_estimator(family, variant, reducer))
         tasks += [(variant, None, True)] if oob else [(variant, mask, False) for mask in masks]
     logger.info("%d fits for %d variants on %d rows", len(tasks), len(family.variants), len(y))
-    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.progress)(
+    calls = (
         delayed(_fit_task)(build_estimator(family, variant, reducer), x, y, mask, oob, protocol)
         for variant, mask, oob in tasks
     )
+    results = run_fits(calls, _n_jobs(family, protocol), protocol, _source(features), y)
     rows, oof, fitted = [], {}, {}
     for variant, settings in family.variants.items():
         fits = [r for (v, *_), r in zip(tasks, results) if v == variant]
@@ -275,10 +310,11 @@ def fit_selected_model(
     have_model, have_oof = selected in fitted_variants, selected in oof_scores.columns
     need_oof = protocol.cv_folds >= 2 and not have_oof
     tasks = ([] if have_model else [None]) + (_fold_masks(y, protocol) if need_oof else [])
-    results = Parallel(n_jobs=_n_jobs(family, protocol), verbose=protocol.progress)(
+    calls = (
         delayed(_fit_task)(build_estimator(family, selected, reducer), x, y, mask, False, protocol, False)
         for mask in tasks
     )
+    results = run_fits(calls, _n_jobs(family, protocol), protocol, _source(features), y)
     model = fitted_variants[selected] if have_model else results.pop(0)["model"]
     if have_oof:
         scores = oof_scores[selected].to_numpy()

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from .nodes import single_threaded
+from .nodes import release_workers, single_threaded
 from .params import PermutationImportanceParams, TabularProtocol
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def explain_recommender(
             random_state=explanation.random_state,
             n_jobs=explanation.n_jobs,
         )
+    release_workers()
     table = pd.DataFrame(
         {
             "feature": recommender["feature_columns"],

@@ -1,0 +1,97 @@
+"""`kedro run --pipeline tabular_modelling` under each runner: same test metrics, the process exits, no child left."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FAMILIES = ("random_forest", "svm", "hist_gradient_boosting", "logistic_regression")
+# two parallel fits per family, so joblib starts loky worker processes (inside ParallelRunner's workers too)
+PARAMS = (
+    "tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=2,tabular_protocol.progress=0,svm.n_jobs=2,"
+    "random_forest.base_params.n_estimators=20,random_forest.variants.n_estimators_500.n_estimators=30"
+)
+TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 500\n  seed: 3\n"
+
+
+def _copy_project(destination: Path) -> Path:
+    """Code and configuration, no data, as a fresh clone has them."""
+    ignore = shutil.ignore_patterns(".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs")
+    shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
+    (destination / "data").mkdir()
+    return destination
+
+
+def _group_members(group: int) -> list[str]:
+    """Live processes still in the run's process group (loky workers, ParallelRunner workers, ...); zombies have
+    exited and only wait for init to reap them."""
+    listing = subprocess.run(["ps", "-eo", "pgid=,pid=,stat=,args="], capture_output=True, text=True, check=True)
+    rows = [line.split(None, 3) for line in listing.stdout.splitlines()]
+    return [" ".join(row) for row in rows if len(row) > 2 and row[0] == str(group) and not row[2].startswith("Z")]
+
+
+def _left_behind(group: int, seconds: float = 10) -> list[str]:
+    """The group's live members once they have had ``seconds`` to exit."""
+    deadline = time.monotonic() + seconds
+    while (left := _group_members(group)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return left
+
+
+def _run(project: Path, runner: str) -> tuple[str, dict[str, dict]]:
+    """Run in its own process group; fail on a hang (timeout) or on a process left behind; return the metrics."""
+    command = [sys.executable, "-m", "kedro", "run", "--pipeline", "tabular_modelling", "--runner", runner]
+    env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
+    process = subprocess.Popen(
+        [*command, "--params", PARAMS],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=420)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"{runner}: kedro run did not exit within 420 s")
+    left = _left_behind(process.pid)
+    if left:
+        os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, output[-3000:]
+    assert not left, f"{runner} left processes behind: {left}"
+    metrics = {}
+    for family in FAMILIES:
+        latest = sorted((project / "data/08_reporting" / family / "test_metrics.json").glob("*/test_metrics.json"))[-1]
+        metrics[family] = json.loads(latest.read_text())
+    return output, metrics
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = _copy_project(tmp_path_factory.mktemp("runners") / "promotion_cnn")
+    (project / "conf" / "local" / "catalog.yml").write_text(TABLE)
+    return project
+
+
+@pytest.fixture(scope="module")
+def sequential(project) -> dict[str, dict]:
+    return _run(project, "SequentialRunner")[1]
+
+
+@pytest.mark.parametrize("runner", ["ThreadRunner", "ParallelRunner"])
+def test_runner_gives_the_sequential_metrics_and_exits(project, sequential, runner):
+    output, metrics = _run(project, runner)
+    assert metrics == sequential
+    if runner == "ParallelRunner":
+        assert "memory dataset(s) shared between processes" in output
