@@ -173,10 +173,10 @@ def test_a_threaded_forest_fits_on_its_threads_and_predicts_on_one(data):
 def test_a_fit_that_fails_on_a_small_table_is_named(data):
     features, target, reducer = (data[0].head(24).copy(), data[1].head(24), data[2])
     features.attrs["source"] = "dataset 'employees_raw' (small.csv)"
-    family = {
-        "estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
-        "base_params": {"early_stopping": True, "validation_fraction": 0.05},
-        "variants": {"default": {}},
-    }
+    family = _family(
+        estimator="sklearn.ensemble.HistGradientBoostingClassifier",
+        base_params={"early_stopping": True, "validation_fraction": 0.05},
+        variants={"default": {}},
+    )
     with pytest.raises(TooFewRowsError, match=r"small\.csv.*a fit on 24 training rows.*probably too small"):
         evaluate_variants(features, target, reducer, family, PROTOCOL)
