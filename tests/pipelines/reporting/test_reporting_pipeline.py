@@ -52,8 +52,8 @@ def test_inputs_are_the_other_pipelines_outputs_under_their_contract_names():
         {
             "employees_validated",
             "image_class_counts",
-            "image_sample_grid_train",
-            "image_sample_grid_val",
+            "image_samples_train@image",
+            "image_samples_val@image",
             "best_tabular_model",
             "tabular_model_comparison",
             "fairness_audit",
