@@ -64,11 +64,15 @@ def machine() -> dict:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     memory = None
     try:
-        kib = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        kib = int(
+            next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1]
+        )
         memory = round(kib / 2**20, 1)
     except (OSError, StopIteration, ValueError):
         pass
-    gpu = subprocess.run(["sh", "-c", "command -v nvidia-smi >/dev/null && nvidia-smi -L"], capture_output=True, text=True)
+    gpu = subprocess.run(
+        ["sh", "-c", "command -v nvidia-smi >/dev/null && nvidia-smi -L"], capture_output=True, text=True
+    )
     return {
         "cpu_model": model,
         "cores_usable": usable,
@@ -91,7 +95,9 @@ def timing_logging_config(project: Path, log_file: Path) -> Path:
         "formatter": "first_run_timing",
         "encoding": "utf-8",
     }
-    config.setdefault("formatters", {})["first_run_timing"] = {"format": "%(created).3f|%(name)s|%(levelname)s|%(message)s"}
+    config.setdefault("formatters", {})["first_run_timing"] = {
+        "format": "%(created).3f|%(name)s|%(levelname)s|%(message)s"
+    }
     root = config.setdefault("root", {})
     root.setdefault("handlers", [])
     root["handlers"] = [*root["handlers"], "first_run_timing"]
@@ -143,7 +149,9 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
         clone = Path(tmp) / "promotion_cnn"
         subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
         subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", ref], check=True)
-        commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
         log_file = Path(tmp) / "timing.log"
         env = {
             **os.environ,
@@ -157,8 +165,9 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
         load_before = os.getloadavg()
         start = time.monotonic()
         lines: list[tuple[float, str]] = []
-        process = subprocess.Popen(command, cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   errors="replace")
+        process = subprocess.Popen(
+            command, cwd=clone, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        )
         assert process.stdout is not None
         for line in process.stdout:
             lines.append((time.monotonic() - start, line.rstrip("\n")))
@@ -166,7 +175,9 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
         total = time.monotonic() - start
         load_after = os.getloadavg()
         nodes = node_times(log_file) if log_file.exists() else []
-        project_logs = sorted(str(p.relative_to(clone)) for p in (clone / "logs").glob("*")) if (clone / "logs").exists() else []
+        project_logs = (
+            sorted(str(p.relative_to(clone)) for p in (clone / "logs").glob("*")) if (clone / "logs").exists() else []
+        )
         if keep:
             kept = REPO / "benchmarks" / ".scratch" / "first_run_console.txt"
             kept.parent.mkdir(parents=True, exist_ok=True)
@@ -233,8 +244,12 @@ def markdown(result: dict, machine_info: dict, note: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ref", default="HEAD", help="commit to clone and run (default HEAD: uncommitted changes are not run)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="results path without suffix (.md and .json are written)")
+    parser.add_argument(
+        "--ref", default="HEAD", help="commit to clone and run (default HEAD: uncommitted changes are not run)"
+    )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help="results path without suffix (.md and .json are written)"
+    )
     parser.add_argument("--note", default="", help="a sentence for the markdown (e.g. what else the machine was doing)")
     parser.add_argument("--keep-console", action="store_true", help="also write the console to benchmarks/.scratch/")
     parser.add_argument("kedro_args", nargs="*", help="extra arguments for `kedro run` (after --)")

@@ -82,9 +82,7 @@ class RunProgressHook:
         self._n_nodes, self._done = len(self._stages), 0
         self._start, self._active = time.perf_counter(), True
         self._node_start: dict[str, float] = {}
-        logger.info(
-            "kedro run: %d nodes in %d stages; full log: %s", self._n_nodes, len(self._left), LOG_FILE
-        )
+        logger.info("kedro run: %d nodes in %d stages; full log: %s", self._n_nodes, len(self._left), LOG_FILE)
         self._start_bar()
 
     def _start_bar(self) -> None:
