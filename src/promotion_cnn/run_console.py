@@ -4,10 +4,11 @@ Full detail (Kedro's per-dataset and per-node lines, every project INFO line, pe
 log file set in ``conf/logging.yml`` (``logs/kedro_run.log``); the console handler there shows warnings and
 errors from every logger, and INFO only from the ``promotion_cnn.run`` logger used here.
 
-- ``RunProgressHook``: a stage is a model namespace of ``tabular_modelling`` / ``image_modelling`` (``svm``,
-  ``lenet_batch_8``, ...) or one of the other registered pipelines; when a stage's last node of the run
-  finishes, one line gives its nodes and seconds. On a terminal a transient rich progress bar shows the nodes
-  done, the node running and its elapsed time (nothing is drawn when the output is a file or a pipe).
+- ``RunProgressHook``: one line for every node that took ``SLOW_NODE_SECONDS`` or more (training, the
+  cross-validated variants, ...), and one line per stage (a registered pipeline: ``data_processing``,
+  ``tabular_modelling``, ...) when its last node of the run finishes, with its nodes and seconds. On a terminal
+  a transient rich progress bar shows the nodes done, the node running and its elapsed time (nothing is drawn
+  when the output is a file or a pipe, so a log file gets only the lines).
 - ``RunSummaryHook``: after a successful run, where the report is, the recommender and its test F1, the best
   CNN by validation accuracy, read back from the datasets the run saved.
 
@@ -17,6 +18,7 @@ This module imports neither TensorFlow nor pipeline code, so registering the hoo
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -36,7 +38,7 @@ STAGE_ORDER = (
     "tabular_modelling",
     "image_modelling",
 )
-NAMESPACED = ("tabular_modelling", "image_modelling")
+SLOW_NODE_SECONDS = 5.0
 LOG_FILE = "logs/kedro_run.log"
 
 
@@ -50,17 +52,11 @@ def _registered_pipelines() -> dict[str, Any]:
 
 
 def node_stages(nodes: list[Any], registered: dict[str, Any]) -> dict[str, str]:
-    """Node name -> stage name (see the module docstring)."""
+    """Node name -> stage: the first pipeline of ``STAGE_ORDER`` that holds the node (``other`` if none)."""
     members = {name: {node.name for node in pipeline.nodes} for name, pipeline in registered.items()}
-    stages = {}
-    for node in nodes:
-        pipeline = next((name for name in STAGE_ORDER if node.name in members.get(name, ())), None)
-        namespace = node.namespace.split(".")[0] if node.namespace else None
-        if namespace and (pipeline in NAMESPACED or pipeline is None):
-            stages[node.name] = f"{pipeline} {namespace}" if pipeline else namespace
-        else:
-            stages[node.name] = pipeline or "other"
-    return stages
+    return {
+        node.name: next((name for name in STAGE_ORDER if node.name in members.get(name, ())), "other") for node in nodes
+    }
 
 
 def _seconds(value: float) -> str:
@@ -127,14 +123,10 @@ class RunProgressHook:
         self._done += 1
         if self._progress is not None:
             self._progress.update(self._task, completed=self._done)
+        if seconds >= SLOW_NODE_SECONDS:
+            logger.info("[%3d/%d]   %-44s %s", self._done, self._n_nodes, node.name, _seconds(seconds))
         if self._left[stage] == 0:
-            logger.info(
-                "[%3d/%d] %-34s %s",
-                self._done,
-                self._n_nodes,
-                stage,
-                _seconds(self._stage_seconds[stage]),
-            )
+            logger.info("[%3d/%d] %s done: %s", self._done, self._n_nodes, stage, _seconds(self._stage_seconds[stage]))
 
     def _stop(self) -> None:
         if self._progress is not None:
@@ -158,7 +150,7 @@ def _load_path(catalog: Any, name: str) -> str | None:
     try:
         dataset = catalog.get(name)
         path = dataset._get_load_path() if hasattr(dataset, "_get_load_path") else dataset._filepath
-        return str(path)
+        return os.path.relpath(path) if str(path).startswith(os.getcwd()) else str(path)
     except Exception:
         return None
 
@@ -171,7 +163,7 @@ class RunSummaryHook:
         outputs = pipeline.all_outputs()
         lines = []
         if "study_report" in outputs and (path := _load_path(catalog, "study_report")):
-            lines.append(f"report:      {path}")
+            lines.append(f"report: {path}")
         if "best_tabular_model" in outputs:
             try:
                 best = catalog.load("best_tabular_model")
@@ -180,8 +172,7 @@ class RunSummaryHook:
                 threshold = threshold.get("threshold") if isinstance(threshold, dict) else threshold
                 lines.append(
                     f"recommender: {best['family']}/{best['variant']}, test F1 {test.get('f1', float('nan')):.3f}"
-                    f" (precision {test.get('precision', float('nan')):.3f}, recall {test.get('recall', float('nan')):.3f}"
-                    + (f", threshold {threshold:.3f})" if isinstance(threshold, int | float) else ")")
+                    + (f" at threshold {threshold:.3f}" if isinstance(threshold, int | float) else "")
                 )
             except Exception as error:  # a summary never fails a finished run
                 logger.debug("No recommender summary: %s", error)
@@ -191,12 +182,12 @@ class RunSummaryHook:
                 if not runs.empty:
                     row = runs.loc[runs["val_accuracy"].idxmax()]
                     lines.append(
-                        f"best CNN:    {row['model']}, validation accuracy {row['val_accuracy']:.3f}"
+                        f"best CNN: {row['model']}, validation accuracy {row['val_accuracy']:.3f}"
                         f" ({len(runs)} CNNs trained)"
                     )
             except Exception as error:
                 logger.debug("No image summary: %s", error)
         if "promotion_recommendations" in outputs and (path := _load_path(catalog, "promotion_recommendations")):
-            lines.append(f"ranking:     {path}")
+            lines.append(f"ranking: {path}")
         if lines:
             logger.info("Summary\n%s", "\n".join("  " + line for line in lines))
