@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -163,6 +164,7 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
             "PYTHONUNBUFFERED": "1",
         }
         load_before = os.getloadavg()
+        usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
         lines: list[tuple[float, str]] = []
         process = subprocess.Popen(
@@ -174,6 +176,8 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
         returncode = process.wait()
         total = time.monotonic() - start
         load_after = os.getloadavg()
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = usage.ru_utime + usage.ru_stime - usage_before.ru_utime - usage_before.ru_stime
         nodes = node_times(log_file) if log_file.exists() else []
         project_logs = (
             sorted(str(p.relative_to(clone)) for p in (clone / "logs").glob("*")) if (clone / "logs").exists() else []
@@ -197,6 +201,7 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
         "command": " ".join(command),
         "returncode": returncode,
         "total_seconds": round(total, 1),
+        "cpu_seconds": round(cpu, 1),  # user + system of kedro run and the processes it waited for
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
         "console_lines": counts,
@@ -209,7 +214,43 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
     }
 
 
-def markdown(result: dict, machine_info: dict, note: str) -> str:
+def comparison(before: dict, after: dict) -> list[str]:
+    """A before/after table (``--before`` an earlier run's JSON)."""
+    rows = [
+        ("commit", before["commit"][:10], after["commit"][:10]),
+        ("total seconds", before["total_seconds"], after["total_seconds"]),
+        ("seconds in nodes", before["node_seconds_total"], after["node_seconds_total"]),
+        (
+            "CPU seconds (user + system)",
+            before.get("cpu_seconds", "not recorded"),
+            after.get("cpu_seconds", "not recorded"),
+        ),
+        (
+            "load average before / after (1 min)",
+            f"{before['load_average_before'][0]} / {before['load_average_after'][0]}",
+            f"{after['load_average_before'][0]} / {after['load_average_after'][0]}",
+        ),
+        ("console lines", before["console_lines"]["all"], after["console_lines"]["all"]),
+        (
+            "warning-looking / error-looking lines",
+            f"{before['console_lines']['warning']} / {before['console_lines']['error']}",
+            f"{after['console_lines']['warning']} / {after['console_lines']['error']}",
+        ),
+        (
+            "TensorFlow CUDA probing lines",
+            before["console_lines"]["tensorflow_cuda_probe"],
+            after["console_lines"]["tensorflow_cuda_probe"],
+        ),
+        ("longest console silence (s)", before["longest_silence_seconds"], after["longest_silence_seconds"]),
+    ]
+    out = ["", "## Before and after", "", "| | before | after |", "|---|---:|---:|"]
+    out += [f"| {name} | {b} | {a} |" for name, b, a in rows]
+    out += ["", "Slowest nodes before:", "", "| node | seconds |", "|---|---:|"]
+    out += [f"| {n['node']} | {n['seconds']:.1f} |" for n in sorted(before["nodes"], key=lambda n: -n["seconds"])[:10]]
+    return out
+
+
+def markdown(result: dict, machine_info: dict, note: str, before: dict | None = None) -> str:
     top = sorted(result["nodes"], key=lambda n: -n["seconds"])
     counts = result["console_lines"]
     out = [
@@ -223,7 +264,8 @@ def markdown(result: dict, machine_info: dict, note: str) -> str:
         f"- load average (1, 5, 15 min) before: {result['load_average_before']}, after: {result['load_average_after']}"
         " — the machine is shared, so the seconds are only as quiet as it was",
         f"- **total: {result['total_seconds']} s** (process start to exit, imports included); nodes: "
-        f"{result['node_seconds_total']} s over {len(result['nodes'])} nodes",
+        f"{result['node_seconds_total']} s over {len(result['nodes'])} nodes; CPU (user + system): "
+        f"{result.get('cpu_seconds', 'not recorded')} s, which depends far less on the machine's load than the wall time",
         f"- console: **{counts['all']} lines**; warning-looking {counts['warning']}, error-looking {counts['error']}, "
         f"TensorFlow CUDA probing {counts['tensorflow_cuda_probe']}, TensorFlow C++ log {counts['tensorflow_cpp']}, "
         f"retracing {counts['retracing']}, Kedro's '.'-in-dataset-name warning {counts['dataset_name_dot_warning']}",
@@ -232,6 +274,9 @@ def markdown(result: dict, machine_info: dict, note: str) -> str:
     ]
     if note:
         out += ["", note]
+    if before:
+        out += comparison(before, result)
+        out += ["", "## Per node (this run)"]
     out += ["", "| node | seconds |", "|---|---:|"]
     out += [f"| {n['node']} | {n['seconds']:.1f} |" for n in top]
     for key in ("warning", "error"):
@@ -252,18 +297,28 @@ def main() -> int:
     )
     parser.add_argument("--note", default="", help="a sentence for the markdown (e.g. what else the machine was doing)")
     parser.add_argument("--keep-console", action="store_true", help="also write the console to benchmarks/.scratch/")
+    parser.add_argument("--before", type=Path, help="an earlier run's JSON: adds a before/after table")
+    parser.add_argument("--from-json", type=Path, help="rewrite the markdown of an earlier run's JSON, no run")
     parser.add_argument("kedro_args", nargs="*", help="extra arguments for `kedro run` (after --)")
     args = parser.parse_args()
     command = [str(Path(sys.executable).parent / "kedro"), "run", *args.kedro_args]
     if not Path(command[0]).exists():
         command[0] = "kedro"
-    info = machine()
-    result = run(args.ref, command, args.keep_console)
-    result["command"] = " ".join(["kedro", *command[1:]])
-    result["machine"] = info
+    before = json.loads(args.before.read_text()) if args.before else None
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        info = result["machine"]
+    else:
+        info = machine()
+        result = run(args.ref, command, args.keep_console)
+        result["command"] = " ".join(["kedro", *command[1:]])
+        result["machine"] = info
+        result["note"] = args.note
+    if before:
+        result["before"] = {k: v for k, v in before.items() if k != "before"}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(result, info, args.note))
+    args.output.with_suffix(".md").write_text(markdown(result, info, args.note or result.get("note", ""), before))
     print(args.output.with_suffix(".md").read_text())
     return result["returncode"]
 
