@@ -42,10 +42,12 @@ def _copy_project(destination: Path) -> Path:
     return destination
 
 
-def _kedro(project: Path, *args: str, pipeline: str = "tabular_modelling") -> subprocess.CompletedProcess:
+def _kedro(
+    project: Path, *args: str, pipeline: str = "tabular_modelling", timeout: int = 600
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "kedro", "run", "--pipeline", pipeline, *args]
     env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def _versions(project: Path) -> list[Path]:
@@ -131,7 +133,8 @@ def test_default_run_has_no_error_or_warning_lines_of_its_own(tmp_path):
     project = _copy_project(tmp_path / "promotion_cnn")
     (project / "conf" / "local" / "catalog.yml").write_text(SMALL_TABLE)
     tiny = FAST + ",image_validation.max_images_per_class=4"
-    result = _kedro(project, "--env", "quick", "--params", tiny, pipeline="__default__")
+    # about 3 minutes on a quiet 2-core machine; the timeout leaves room for a shared one
+    result = _kedro(project, "--env", "quick", "--params", tiny, pipeline="__default__", timeout=1800)
     console = (result.stdout + result.stderr).splitlines()
     assert result.returncode == 0, "\n".join(console[-60:])
     log = (project / "logs" / "kedro_run.log").read_text().splitlines()
