@@ -28,6 +28,7 @@ def viz_build(tmp_path_factory) -> Path:
     shutil.copy(PROJECT / "pyproject.toml", project)
     shutil.copytree(PROJECT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(PROJECT / "conf", project / "conf", ignore=shutil.ignore_patterns("credentials*"))
+    (project / "logs").mkdir()  # conf/logging.yml's file handler writes logs/kedro_run.log
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(project / "src")}
     result = subprocess.run(
         [sys.executable, "-m", "kedro", "viz", "build"],

@@ -8,14 +8,19 @@ from kedro.config import OmegaConfigLoader
 from promotion_cnn.config_hooks import LocalConfigHook
 from promotion_cnn.datasets.optional import OptionalInputsHook
 from promotion_cnn.hooks import DataSourceHook
+from promotion_cnn.run_console import RunProgressHook, RunSummaryHook
 from promotion_cnn.runner_hooks import ShareMemoryDatasetsHook
 from promotion_cnn.runs import RunJournalHook
+from promotion_cnn.tf_setup import DeviceLogHook, quiet_tensorflow_startup
 from promotion_cnn.validation import ContractHook
 
 # No network here and no consent asked: telemetry stays off unless a user opts in (see also .telemetry).
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates; nothing for users to act on.
 warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
+# Before any node imports TensorFlow: no C++ INFO lines, and no CUDA-probing error on a machine without an NVIDIA
+# driver (see tf_setup.py); DeviceLogHook logs the devices TensorFlow uses once, when an image node first runs.
+quiet_tensorflow_startup()
 
 # RunJournalHook: a run's outputs count only when it succeeds (docs/architecture.md, "Runs are all-or-nothing").
 # OptionalInputsHook: the report lists missing parts instead of failing when a pipeline has not run yet,
@@ -39,6 +44,11 @@ HOOKS = (
     DataSourceHook(),
     OptionalInputsHook(tag="reporting"),
     OptionalInputsHook(tag="image_model_selection"),
+    # the console: one line per finished stage, a progress bar on a terminal, a summary (run_console.py);
+    # pluggy calls later-registered hooks first, so the summary (registered first) is the run's last line
+    RunSummaryHook(),
+    RunProgressHook(),
+    DeviceLogHook(),
 )
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

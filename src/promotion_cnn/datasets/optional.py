@@ -38,7 +38,7 @@ class OptionalDataset(AbstractDataset[Any, Any]):
 
     Example catalog entry::
 
-        image_sample_grid_train:
+        "image_samples_train@image":    # the PNG that image_samples_train@figure writes
           type: promotion_cnn.datasets.OptionalDataset
           dataset:
             type: pillow.ImageDataset

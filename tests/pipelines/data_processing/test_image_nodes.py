@@ -213,5 +213,10 @@ def test_digits_dataset_never_replaces_a_folder_it_did_not_write(folder: Path) -
 def test_pipeline_wires_raw_folder_to_reporting_datasets() -> None:
     pipeline = create_image_pipeline()
     assert pipeline.inputs() == {"images_raw", "params:image_validation", "params:image_samples"}
-    assert pipeline.outputs() >= {"image_issues", "image_class_counts", "image_samples_train", "image_samples_val"}
+    assert pipeline.outputs() >= {
+        "image_issues",
+        "image_class_counts",
+        "image_samples_train@figure",
+        "image_samples_val@figure",
+    }
     assert "image_manifest" in pipeline.all_outputs()

@@ -12,7 +12,7 @@ STUDY_PARAMETER_COUNTS = {"simple_cnn": 8_708_466, "lenet": 81_302, "alexnet": 5
 
 @pytest.fixture(scope="module")
 def parameters(load_parameters) -> dict:
-    return load_parameters()
+    return load_parameters("real")  # the study's input sizes (conf/base shrinks them for the digits)
 
 
 def build(settings: dict, n_classes: int = 10):

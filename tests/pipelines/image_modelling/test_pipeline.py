@@ -80,7 +80,7 @@ def test_catalog_factories_give_each_namespace_its_own_files(project_root: Path,
             dataset = catalog.get(f"{name}.{output}")
             assert f"/{name}/{output}" in str(dataset._describe()["filepath"]), (name, output)
     assert type(catalog.get("lenet.trained_model")).__name__ == "ImageModelDataset"
-    assert type(catalog.get("image_samples_val")).__name__ == "MatplotlibDataset"
+    assert type(catalog.get("image_samples_val@figure")).__name__ == "MatplotlibDataset"
 
 
 def test_whole_image_pipeline_runs_on_tiny_images(

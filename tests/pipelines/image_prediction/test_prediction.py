@@ -131,7 +131,7 @@ def test_cli_predicts_after_training_and_explains_when_nothing_is_trained(tmp_pa
         PROJECT,
         project,
         ignore=shutil.ignore_patterns(
-            ".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs"
+            ".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "*.log"
         ),
     )
     before = _kedro(project, "--pipeline", "image_prediction", "--env", "quick")

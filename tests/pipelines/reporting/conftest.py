@@ -193,8 +193,8 @@ def image_inputs() -> dict[str, Any]:
         "image_class_counts": pd.DataFrame(
             {"label": CLASSES * 2, "split": ["train"] * 3 + ["val"] * 3, "count": [50, 40, 30, 10, 10, 10]}
         ),
-        "image_sample_grid_train": Image.new("RGB", (30, 20), "white"),
-        "image_sample_grid_val": Image.new("RGB", (30, 20), "black"),
+        "image_samples_train@image": Image.new("RGB", (30, 20), "white"),
+        "image_samples_val@image": Image.new("RGB", (30, 20), "black"),
         "images_source": {
             "source": "dataset 'images_raw' (/data/imagenette)",
             "synthetic": None,

@@ -57,6 +57,6 @@ def test_comparisons_are_versioned(catalog):
 
 def test_sample_grids_are_read_back_optionally(catalog):
     for split in ("train", "val"):
-        dataset = catalog.get(f"image_sample_grid_{split}")
+        dataset = catalog.get(f"image_samples_{split}@image")
         assert isinstance(dataset, OptionalDataset) and isinstance(dataset.wrapped, ImageDataset)
         assert str(dataset.wrapped._describe()["filepath"]).endswith(f"data/08_reporting/image_samples_{split}.png")

@@ -21,7 +21,7 @@ def create_image_pipeline(**kwargs) -> Pipeline:
             Node(
                 plot_image_samples,
                 ["image_manifest", "params:image_samples"],
-                ["image_samples_train", "image_samples_val"],
+                ["image_samples_train@figure", "image_samples_val@figure"],
                 name="plot_image_samples",
             ),
         ]

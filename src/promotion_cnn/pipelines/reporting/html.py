@@ -242,8 +242,8 @@ def render_image_overview(
     """The image data (class counts, sample grids) and the cross-model results (LeNet variants, best CNN)."""
     inputs = {
         "image_class_counts": class_counts,
-        "image_sample_grid_train": sample_grid_train,
-        "image_sample_grid_val": sample_grid_val,
+        "image_samples_train@image": sample_grid_train,
+        "image_samples_val@image": sample_grid_val,
     }
     missing = [name for name, value in inputs.items() if value is None]
     parts = []

@@ -189,8 +189,8 @@ def create_comparison_pipeline() -> Pipeline:
                 render_image_overview,
                 [
                     "image_class_counts",
-                    "image_sample_grid_train",
-                    "image_sample_grid_val",
+                    "image_samples_train@image",
+                    "image_samples_val@image",
                     "lenet_variant_table",
                     "best_cnn_confusion_figure",
                     "best_cnn_class_accuracy",
