@@ -90,7 +90,10 @@ def test_every_file_gets_a_row_and_unreadable_ones_a_problem(new_images: Path, s
     assert len(good) == 20 and (good["predicted_class"] == "digit_7").all()  # the selected version, not the latest
     assert (table["model_version"] == OLD).all()
     newer = predict_images(
-        files, saved_models.load(), {**selected, "model_version": NEW}, {"top_k": 1, "batch_size": 8}
+        files,
+        saved_models.load(),
+        {**selected, "model_version": NEW},
+        ImagePrediction(model="best", top_k=1, batch_size=8),
     )
     assert (newer.dropna(subset="predicted_class")["predicted_class"] == "digit_3").all()
     assert good["probability"].between(0, 1).all() and good["top_classes"].str.count(r"\(").eq(3).all()

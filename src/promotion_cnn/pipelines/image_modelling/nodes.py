@@ -150,7 +150,7 @@ def train_model(
     logger.info("Trained %s: %s", _describe(model, run), timing)
     artifact = {
         "model": trained,
-        "architecture": model["architecture"],
+        "architecture": model.architecture,
         "classes": classes,
         "image_size": int(size),
         "eval_image_size": eval_size(model),
