@@ -28,7 +28,9 @@ SMALL_TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployees
 
 
 def _copy_project(destination: Path) -> Path:
-    ignore = shutil.ignore_patterns(".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs")
+    ignore = shutil.ignore_patterns(
+        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs", "mlflow.db", "mlruns"
+    )
     shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
     for layer in (
         "01_raw",

@@ -8,6 +8,7 @@ from kedro.config import OmegaConfigLoader
 from promotion_cnn.datasets.optional import OptionalInputsHook
 from promotion_cnn.hooks import DataSourceHook
 from promotion_cnn.runs import RunJournalHook
+from promotion_cnn.tracking import MlflowTrackingHook, project_root
 
 # No network here and no consent asked: telemetry stays off unless a user opts in (see also .telemetry).
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
@@ -22,6 +23,7 @@ HOOKS = (
     RunJournalHook(),
     OptionalInputsHook(tag="reporting"),
     OptionalInputsHook(tag="image_model_selection"),
+    MlflowTrackingHook(),  # the MLflow run kedro-mlflow opens: metrics, inputs, artifacts, models (tracking.py)
 )
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
@@ -32,4 +34,6 @@ CONFIG_LOADER_ARGS = {
     # environment that has any parameters file would let `--params image_training.epochs=5` replace the whole
     # `image_training` block (runtime params are merged into each environment before the two are merged).
     "merge_strategy": {"parameters": "soft"},
+    # conf/base/mlflow.yml: the tracking store and artifacts at the project root, whatever the working directory.
+    "custom_resolvers": {"project_root": project_root},
 }
