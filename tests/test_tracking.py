@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,34 +12,6 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("random_forest", "svm", "hist_gradient_boosting", "logistic_regression")
-FAST = (
-    "tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,svm.n_jobs=1,"
-    "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60"
-)
-SMALL_TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 1500\n  seed: 1\n"
-ENV = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
-
-
-def copy_project(destination: Path) -> Path:
-    """The project without its data, runs or MLflow store, as a git repository with one commit."""
-    ignore = shutil.ignore_patterns(
-        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs", "mlflow.db", "mlruns"
-    )
-    shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
-    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models"):
-        (destination / "data" / layer).mkdir(parents=True)
-    for layer in ("07_model_output", "08_reporting"):
-        (destination / "data" / layer).mkdir(parents=True)
-    (destination / "conf" / "local" / "catalog.yml").write_text(SMALL_TABLE)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
-        subprocess.run([*git, *command], cwd=destination, check=True, capture_output=True)
-    return destination
-
-
-def kedro_run(project: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "kedro", "run", *args]
-    return subprocess.run(command, cwd=project, capture_output=True, text=True, env=ENV, timeout=900)
 
 
 def client_for(project: Path) -> MlflowClient:
@@ -54,6 +24,11 @@ def top_runs(client: MlflowClient) -> list:
     return [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
 
 
+def tabular_run(client: MlflowClient):
+    """The fixture's training run (other tests add scoring runs)."""
+    return [run for run in top_runs(client) if run.info.run_name == "tabular_modelling"][-1]
+
+
 def children(client: MlflowClient, run) -> dict[str, object]:
     found = client.search_runs(
         [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'", max_results=500
@@ -62,17 +37,15 @@ def children(client: MlflowClient, run) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory) -> Path:
-    project = copy_project(tmp_path_factory.mktemp("tracked") / "promotion_cnn")
-    result = kedro_run(project, "--pipeline", "tabular_modelling", "--params", FAST)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return project
+def tracked(mlflow_project) -> Path:
+    return mlflow_project
 
 
 def test_one_finished_run_with_parameters_commit_and_inputs(tracked):
     client = client_for(tracked)
-    (run,) = top_runs(client)
-    assert run.info.status == "FINISHED" and run.info.run_name == "tabular_modelling"
+    run = tabular_run(client)
+    assert [r.info.run_name for r in top_runs(client)].count("tabular_modelling") == 1
+    assert run.info.status == "FINISHED"
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tracked, capture_output=True, text=True).stdout.strip()
     tags, params = run.data.tags, run.data.params
     assert tags["mlflow.source.git.commit"] == commit and tags["kedro.env"] == "local"
@@ -85,7 +58,7 @@ def test_one_finished_run_with_parameters_commit_and_inputs(tracked):
 
 def test_each_family_is_a_nested_run_with_cv_test_and_fairness_metrics(tracked):
     client = client_for(tracked)
-    (run,) = top_runs(client)
+    run = tabular_run(client)
     nested = children(client, run)
     assert set(FAMILIES) <= set(nested)
     for family in FAMILIES:
@@ -104,7 +77,7 @@ def test_each_family_is_a_nested_run_with_cv_test_and_fairness_metrics(tracked):
 
 def test_reports_are_artifacts(tracked):
     client = client_for(tracked)
-    (run,) = top_runs(client)
+    run = tabular_run(client)
     names = {f.path for f in client.list_artifacts(run.info.run_id)}
     assert {"inputs.json", "reporting"} <= names
     family_files = {f.path for f in client.list_artifacts(run.info.run_id, "reporting/random_forest")}
@@ -112,15 +85,38 @@ def test_reports_are_artifacts(tracked):
     assert list((tracked / "mlruns").rglob("test_metrics.json"))  # really there, in the project's mlruns/
 
 
-def test_failed_run_is_failed_in_mlflow(tracked, tmp_path):
+def test_failed_run_is_failed_in_mlflow(tracked, tmp_path, kedro_cli):
     bad = tmp_path / "to_score.csv"
     bad.write_text("employee_id,department\n1,Sales\n")
     env = tracked / "conf" / "bad_scoring"
     env.mkdir()
     (env / "catalog.yml").write_text(f"employees_to_score:\n  type: pandas.CSVDataset\n  filepath: {bad}\n")
-    result = kedro_run(tracked, "--pipeline", "promotion_scoring", "--env", "bad_scoring")
+    result = kedro_cli(tracked, "--pipeline", "promotion_scoring", "--env", "bad_scoring")
     assert result.returncode != 0
     latest = top_runs(client_for(tracked))[0]
     assert latest.info.run_name == "promotion_scoring" and latest.info.status == "FAILED"
     assert "required column(s) missing" in latest.data.tags["error"]
     assert latest.data.tags["kedro.env"] == "bad_scoring"
+
+
+def test_recommender_is_registered_champion_with_its_files(tracked):
+    import pandas as pd
+
+    client = client_for(tracked)
+    run = tabular_run(client)
+    (version,) = client.search_model_versions("name='promotion_recommender'")
+    assert client.get_model_version_by_alias("promotion_recommender", "champion").version == version.version
+    (saved,) = (tracked / "data/06_models/recommender.pkl").glob("*/")
+    assert version.tags["kedro_version"] == saved.name and version.run_id == run.info.run_id
+    uri = "models:/promotion_recommender@champion"
+    local = Path(mlflow.artifacts.download_artifacts(uri, tracking_uri=f"sqlite:///{tracked}/mlflow.db"))
+    files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    assert {"MLmodel", "input_example.json", "artifacts/recommender.pkl", "artifacts/scoring_parameters.json"} <= files
+    assert "code/promotion_cnn/serving/scorer.py" in files  # the scoring code travels with the model
+    mlflow.set_tracking_uri(f"sqlite:///{tracked}/mlflow.db")
+    model = mlflow.pyfunc.load_model(uri)
+    assert model.metadata.signature is not None and "awards_won?" in model.metadata.signature.inputs.input_names()
+    example = pd.read_json(local / "input_example.json", orient="split")
+    ranked = model.predict(example)
+    assert ranked.columns[:4].tolist() == ["employee_id", "probability", "recommended", "rank"]
+    assert ranked["rank"].tolist() == list(range(1, len(example) + 1))

@@ -273,8 +273,10 @@ class MlflowTrackingHook:
             self._record_fairness(name.removeprefix("fairness_audit_"), data)
         elif item in ("history", "val_metrics", "train_timing") and namespace:
             self._record_cnn(namespace, item, data)
-        if item == "trained_model" or name == "recommender":
-            self._models[name] = data
+        if item == "trained_model" or name == "recommender":  # registered once the run has succeeded
+            dataset = self._catalog.get(name) if self._catalog is not None else None
+            stamp = dataset.resolve_save_version() if isinstance(dataset, AbstractVersionedDataset) else None
+            self._models[name] = {**data, "version": data.get("version") or stamp or "unversioned"}
         path = saved_file(self._catalog.get(name)) if self._catalog is not None else None
         if path is not None and REPORTING_DIR.as_posix() in path.resolve().as_posix():
             self._log_artifact(path)
