@@ -116,7 +116,8 @@ def test_recommender_is_registered_champion_with_its_files(tracked):
     mlflow.set_tracking_uri(f"sqlite:///{tracked}/mlflow.db")
     model = mlflow.pyfunc.load_model(uri)
     assert model.metadata.signature is not None and "awards_won?" in model.metadata.signature.inputs.input_names()
-    example = pd.read_json(local / "input_example.json", orient="split")
+    # JSON writes 3.0 as 3; the signature wants previous_year_rating as a double (NaN in real data makes it float)
+    example = pd.read_json(local / "input_example.json", orient="split").astype({"previous_year_rating": "float64"})
     ranked = model.predict(example)
     assert ranked.columns[:4].tolist() == ["employee_id", "probability", "recommended", "rank"]
     assert ranked["rank"].tolist() == list(range(1, len(example) + 1))
