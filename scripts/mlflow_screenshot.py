@@ -95,7 +95,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
             subprocess.run(
                 [args.chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                 "--hide-scrollbars", "--window-size=1600,1100", "--virtual-time-budget=20000",
+                 "--hide-scrollbars", "--window-size=1600,1100", "--timeout=45000",
                  f"--screenshot={args.out}", url],
                 check=True, capture_output=True, timeout=180,
             )  # fmt: skip

@@ -109,11 +109,12 @@ def test_recommender_is_registered_champion_with_its_files(tracked):
     (saved,) = (tracked / "data/06_models/recommender.pkl").glob("*/")
     assert version.tags["kedro_version"] == saved.name and version.run_id == run.info.run_id
     uri = "models:/promotion_recommender@champion"
-    local = Path(mlflow.artifacts.download_artifacts(uri, tracking_uri=f"sqlite:///{tracked}/mlflow.db"))
+    mlflow.set_tracking_uri(f"sqlite:///{tracked}/mlflow.db")
+    mlflow.set_registry_uri(f"sqlite:///{tracked}/mlflow.db")
+    local = Path(mlflow.artifacts.download_artifacts(uri))
     files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
     assert {"MLmodel", "input_example.json", "artifacts/recommender.pkl", "artifacts/scoring_parameters.json"} <= files
     assert "code/promotion_cnn/serving/scorer.py" in files  # the scoring code travels with the model
-    mlflow.set_tracking_uri(f"sqlite:///{tracked}/mlflow.db")
     model = mlflow.pyfunc.load_model(uri)
     assert model.metadata.signature is not None and "awards_won?" in model.metadata.signature.inputs.input_names()
     # JSON writes 3.0 as 3; the signature wants previous_year_rating as a double (NaN in real data makes it float)

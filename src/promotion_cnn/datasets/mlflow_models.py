@@ -31,6 +31,15 @@ def resolve_model_uri(model_uri: str, tracking_uri: str | None = None) -> tuple[
     return name, str(client.get_model_version(name, number).version)
 
 
+def download_uri(name: str, number: str, tracking_uri: str | None = None) -> str:
+    """Where a registered version's files are, asked of this store (not of MLflow's global registry URI)."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri).get_model_version_download_uri(
+        name, number
+    )
+
+
 def load_registered_recommender(
     model_uri: str, tracking_uri: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -43,7 +52,7 @@ def load_registered_recommender(
     with tempfile.TemporaryDirectory(prefix="registered-") as tmp:
         local = Path(
             mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{number}", dst_path=tmp, tracking_uri=tracking_uri
+                artifact_uri=download_uri(name, number, tracking_uri), dst_path=tmp, tracking_uri=tracking_uri
             )
         )
         pickles, parameters = list(local.rglob("recommender.pkl")), list(local.rglob("scoring_parameters.json"))
@@ -128,12 +137,14 @@ class RegisteredImageModelsDataset(AbstractDataset[None, dict]):
 def _image_model_loader(name: str, number: str, tracking_uri: str | None) -> Any:
     def load() -> dict[str, Any]:
         import mlflow.keras
-        from mlflow.models import get_model_info
+        from mlflow.models import Model
 
-        uri = f"models:/{name}/{number}"
-        if tracking_uri:
-            mlflow.set_tracking_uri(tracking_uri)
-        description = dict(get_model_info(uri).metadata.get("promotion_cnn", {}))
-        return {**description, "model": mlflow.keras.load_model(uri), "registered_model": f"{name}/{number}"}
+        with tempfile.TemporaryDirectory(prefix="registered-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=download_uri(name, number, tracking_uri), dst_path=tmp, tracking_uri=tracking_uri
+            )
+            description = dict((Model.load(local).metadata or {}).get("promotion_cnn", {}))
+            model = mlflow.keras.load_model(local)
+        return {**description, "model": model, "registered_model": f"{name}/{number}"}
 
     return load
