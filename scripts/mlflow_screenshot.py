@@ -10,6 +10,10 @@ opens the compare view of the latest ``tabular_modelling``/``__default__`` run's
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
+import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -65,6 +69,56 @@ def variant_runs(tracking_uri: str) -> tuple[str, list[str]]:
     return experiment.experiment_id, chosen
 
 
+def _viz_tools():
+    """The DevTools helpers of scripts/viz_screenshot.py (one implementation of the protocol calls)."""
+    spec = importlib.util.spec_from_file_location("viz_screenshot", PROJECT / "scripts" / "viz_screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def screenshot(chromium: str, profile: Path, url: str, out: Path, timeout: float = 240) -> None:
+    """Open ``url`` in headless Chromium, wait until the compare table shows the variant runs, save a PNG."""
+    viz = _viz_tools()
+    port = free_port()
+    browser = subprocess.Popen(
+        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+         "--hide-scrollbars", f"--user-data-dir={profile}", f"--remote-debugging-port={port}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        targets = json.loads(viz.wait_for(f"http://127.0.0.1:{port}/json/list", timeout, browser))
+        page = next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"]
+
+        async def capture() -> None:
+            async with viz.DevTools(page) as tools:
+                await tools.call("Page.enable")
+                await tools.call(
+                    "Emulation.setDeviceMetricsOverride", width=1600, height=1100, deviceScaleFactor=1, mobile=False
+                )
+                await tools.call("Page.navigate", url=url)
+                await tools.wait_until("document.body.innerText.includes('random_forest/')", timeout)
+                await tools.wait_until("document.body.innerText.includes('cv_f1')", timeout)
+                await tools.evaluate(  # close the assistant side panel: the runs get the whole width
+                    "[...document.querySelectorAll('button')].filter(b => /close/i.test(b.getAttribute('aria-label')"
+                    " || '')).forEach(b => b.click()); true"
+                )
+                with contextlib.suppress(TimeoutError):  # the parallel-coordinates plot, if it draws in time
+                    await tools.wait_until("document.querySelectorAll('.js-plotly-plot, svg.main-svg').length", 90)
+                await asyncio.sleep(3)
+                shot = await tools.call("Page.captureScreenshot", format="png")
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_bytes(base64.b64decode(shot["data"]))
+
+        asyncio.run(capture())
+    finally:
+        os.killpg(browser.pid, signal.SIGTERM)
+        try:
+            browser.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(browser.pid, signal.SIGKILL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=PROJECT / "docs" / "img" / "mlflow-compare.png")
@@ -91,14 +145,8 @@ def main() -> None:
                 time.sleep(0.5)
         query = urllib.parse.urlencode({"runs": json.dumps(runs), "experiments": json.dumps([experiment])})
         url = f"http://127.0.0.1:{port}/#/compare-runs?{query}"
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-            subprocess.run(
-                [args.chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                 "--hide-scrollbars", "--window-size=1600,1100", "--timeout=45000",
-                 f"--screenshot={args.out}", url],
-                check=True, capture_output=True, timeout=180,
-            )  # fmt: skip
+            screenshot(args.chromium, Path(profile), url, args.out)
         logger.info("Saved %s (%d runs compared)", args.out, len(runs))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
