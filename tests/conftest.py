@@ -87,3 +87,58 @@ def run_pipeline():
         return {name: catalog[name].load() for name in outputs}
 
     return run
+
+
+# ---------- MLflow: one tiny tracked `kedro run --pipeline tabular_modelling`, shared by tracking and serving tests ----------
+MLFLOW_FAST = (
+    "tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,svm.n_jobs=1,"
+    "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60"
+)
+
+
+@pytest.fixture(scope="session")
+def kedro_cli():
+    """``kedro_cli(project, *args)``: ``kedro run`` in a subprocess of this interpreter, the project's own src first."""
+    import subprocess
+    import sys
+
+    def run(project: Path, *args: str) -> subprocess.CompletedProcess:
+        env = {
+            "KEDRO_DISABLE_TELEMETRY": "true",
+            "MPLBACKEND": "Agg",
+            "COLUMNS": "250",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(project / "src"),
+        }
+        command = [sys.executable, "-m", "kedro", "run", *args]
+        return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=900)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def mlflow_project(tmp_path_factory, kedro_cli) -> Path:
+    """A copy of the project (no data, no MLflow store; a git repository of one commit) after one tracked
+    ``kedro run --pipeline tabular_modelling`` on 1,500 generated employees."""
+    import shutil
+    import subprocess
+
+    pytest.importorskip("mlflow")
+    project = tmp_path_factory.mktemp("mlflow") / "promotion_cnn"
+    ignore = shutil.ignore_patterns(
+        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs", "mlflow.db", "mlruns"
+    )
+    shutil.copytree(PROJECT_ROOT, project, ignore=ignore)
+    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models"):
+        (project / "data" / layer).mkdir(parents=True)
+    for layer in ("07_model_output", "08_reporting"):
+        (project / "data" / layer).mkdir(parents=True)
+    table = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 1500\n  seed: 1\n"
+    (project / "conf" / "local").mkdir(exist_ok=True)
+    (project / "conf" / "local" / "catalog.yml").write_text(table)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
+        subprocess.run([*git, *command], cwd=project, check=True, capture_output=True)
+    result = kedro_cli(project, "--pipeline", "tabular_modelling", "--params", MLFLOW_FAST)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project

@@ -29,7 +29,7 @@ SMALL_TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployees
 
 def _copy_project(destination: Path) -> Path:
     ignore = shutil.ignore_patterns(
-        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "*.log", "*.log.*"
+        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "*.log", "*.log.*", "mlflow.db", "mlruns"
     )
     shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
     for layer in (

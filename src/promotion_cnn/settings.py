@@ -12,6 +12,7 @@ from promotion_cnn.run_console import RunProgressHook, RunSummaryHook
 from promotion_cnn.runner_hooks import ShareMemoryDatasetsHook
 from promotion_cnn.runs import RunJournalHook
 from promotion_cnn.tf_setup import DeviceLogHook, quiet_tensorflow_startup
+from promotion_cnn.tracking import MlflowTrackingHook, project_root
 from promotion_cnn.validation import ContractHook
 
 # No network here and no consent asked: telemetry stays off unless a user opts in (see also .telemetry).
@@ -30,9 +31,10 @@ quiet_tensorflow_startup()
 # ShareMemoryDatasetsHook: the catalog's MemoryDatasets cross ParallelRunner's processes.
 # LocalConfigHook: a warning names the conf/local files that `--env <other>` leaves out.
 # Kedro calls hooks in reverse order of this tuple: RunJournalHook, first here, starts its journal after the
-# others' before_pipeline_run (a run stopped by a contract or a setting has nothing to undo).
+# others' before_pipeline_run (a run stopped by a contract or a setting has nothing to undo) and commits last.
 HOOKS = (
     RunJournalHook(),
+    RunSummaryHook(),  # the run's closing summary (run_console.py): registered early, so it is the last line
     LocalConfigHook(),
     ContractHook(
         defaults={
@@ -44,9 +46,8 @@ HOOKS = (
     DataSourceHook(),
     OptionalInputsHook(tag="reporting"),
     OptionalInputsHook(tag="image_model_selection"),
-    # the console: one line per finished stage, a progress bar on a terminal, a summary (run_console.py);
-    # pluggy calls later-registered hooks first, so the summary (registered first) is the run's last line
-    RunSummaryHook(),
+    MlflowTrackingHook(),  # the MLflow run kedro-mlflow opens: metrics, inputs, artifacts, models (tracking.py)
+    # the console: a progress bar on a terminal, a line per finished stage, the devices TensorFlow uses
     RunProgressHook(),
     DeviceLogHook(),
 )
@@ -59,4 +60,6 @@ CONFIG_LOADER_ARGS = {
     # environment that has any parameters file would let `--params image_training.epochs=5` replace the whole
     # `image_training` block (runtime params are merged into each environment before the two are merged).
     "merge_strategy": {"parameters": "soft"},
+    # conf/base/mlflow.yml: the tracking store and artifacts at the project root, whatever the working directory.
+    "custom_resolvers": {"project_root": project_root},
 }

@@ -4,6 +4,7 @@ optional inputs, self-describing model artifacts."""
 from .csv_table import CSVTableDataset, EmptyFileError
 from .digits_images import DigitsImageFolderDataset, write_digits_folder
 from .image_folder import ImageFileListDataset, ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
+from .mlflow_models import RegisteredImageModelsDataset, RegisteredRecommenderDataset
 from .model_artifacts import ImageModelDataset, StampedJSONDataset, StampedPickleDataset
 from .optional import OptionalDataset, OptionalInputsHook
 from .synthetic_employees import SyntheticEmployeesDataset, generate_employees
@@ -17,6 +18,8 @@ __all__ = [
     "ImageModelDataset",
     "OptionalDataset",
     "OptionalInputsHook",
+    "RegisteredImageModelsDataset",
+    "RegisteredRecommenderDataset",
     "StampedJSONDataset",
     "StampedPickleDataset",
     "SyntheticEmployeesDataset",

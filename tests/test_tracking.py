@@ -1,0 +1,124 @@
+"""MLflow tracking: `kedro run` on a tiny copy of the project logs one MLflow run, read back with the MLflow client."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FAMILIES = ("random_forest", "svm", "hist_gradient_boosting", "logistic_regression")
+
+
+def client_for(project: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{project}/mlflow.db")
+
+
+def top_runs(client: MlflowClient) -> list:
+    experiment = client.get_experiment_by_name("promotion_cnn")
+    runs = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"], max_results=500)
+    return [run for run in runs if "mlflow.parentRunId" not in run.data.tags]
+
+
+def tabular_run(client: MlflowClient):
+    """The fixture's training run (other tests add scoring runs)."""
+    return [run for run in top_runs(client) if run.info.run_name == "tabular_modelling"][-1]
+
+
+def children(client: MlflowClient, run) -> dict[str, object]:
+    found = client.search_runs(
+        [run.info.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'", max_results=500
+    )
+    return {child.info.run_name: child for child in found}
+
+
+@pytest.fixture(scope="module")
+def tracked(mlflow_project) -> Path:
+    return mlflow_project
+
+
+def test_one_finished_run_with_parameters_commit_and_inputs(tracked):
+    client = client_for(tracked)
+    run = tabular_run(client)
+    assert [r.info.run_name for r in top_runs(client)].count("tabular_modelling") == 1
+    assert run.info.status == "FINISHED"
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tracked, capture_output=True, text=True).stdout.strip()
+    tags, params = run.data.tags, run.data.params
+    assert tags["mlflow.source.git.commit"] == commit and tags["kedro.env"] == "local"
+    assert tags["kedro.pipeline"] == "tabular_modelling"
+    assert params["random_forest.base_params.n_estimators"] == "40"  # runtime override, flattened key
+    assert params["tabular_protocol.cv_folds"] == "2" and "fairness.disparate_impact_bounds" in params
+    assert params["input.employees_raw.rows"] == "1500" and len(params["input.employees_raw.sha256"]) == 64
+    assert (tracked / "mlflow.db").is_file() and not (tracked / "notebooks" / "mlflow.db").exists()
+
+
+def test_each_family_is_a_nested_run_with_cv_test_and_fairness_metrics(tracked):
+    client = client_for(tracked)
+    run = tabular_run(client)
+    nested = children(client, run)
+    assert set(FAMILIES) <= set(nested)
+    for family in FAMILIES:
+        metrics = nested[family].data.metrics
+        for key in ("f1", "roc_auc", "average_precision", "precision", "recall"):
+            assert f"test_{key}" in metrics, (family, key)
+        assert {"threshold", "cv_f1", "cv_roc_auc", "cv_average_precision", "cv_precision_at_threshold"} <= set(metrics)
+        assert any(key.startswith("fairness.") and key.endswith(".disparate_impact") for key in metrics)
+        assert run.data.metrics[f"{family}.test_f1"] == metrics["test_f1"]
+        variants = children(client, nested[family])
+        assert variants and all("cv_f1" in v.data.metrics for v in variants.values())
+        selected = [v for v in variants.values() if v.data.tags.get("selected") == "true"]
+        assert [v.data.tags["variant"] for v in selected] == [nested[family].data.tags["selected_variant"]]
+        assert nested[family].info.status == "FINISHED"
+
+
+def test_reports_are_artifacts(tracked):
+    client = client_for(tracked)
+    run = tabular_run(client)
+    names = {f.path for f in client.list_artifacts(run.info.run_id)}
+    assert {"inputs.json", "reporting"} <= names
+    family_files = {f.path for f in client.list_artifacts(run.info.run_id, "reporting/random_forest")}
+    assert "reporting/random_forest/test_metrics.json" in family_files
+    assert list((tracked / "mlruns").rglob("test_metrics.json"))  # really there, in the project's mlruns/
+
+
+def test_failed_run_is_failed_in_mlflow(tracked, tmp_path, kedro_cli):
+    bad = tmp_path / "to_score.csv"
+    bad.write_text("employee_id,department\n1,Sales\n")
+    env = tracked / "conf" / "bad_scoring"
+    env.mkdir()
+    (env / "catalog.yml").write_text(f"employees_to_score:\n  type: pandas.CSVDataset\n  filepath: {bad}\n")
+    result = kedro_cli(tracked, "--pipeline", "promotion_scoring", "--env", "bad_scoring")
+    assert result.returncode != 0
+    latest = top_runs(client_for(tracked))[0]
+    assert latest.info.run_name == "promotion_scoring" and latest.info.status == "FAILED"
+    assert "required column(s) missing" in latest.data.tags["error"]
+    assert latest.data.tags["kedro.env"] == "bad_scoring"
+
+
+def test_recommender_is_registered_champion_with_its_files(tracked):
+    import pandas as pd
+
+    client = client_for(tracked)
+    run = tabular_run(client)
+    (version,) = client.search_model_versions("name='promotion_recommender'")
+    assert client.get_model_version_by_alias("promotion_recommender", "champion").version == version.version
+    (saved,) = (tracked / "data/06_models/recommender.pkl").glob("*/")
+    assert version.tags["kedro_version"] == saved.name and version.run_id == run.info.run_id
+    uri = "models:/promotion_recommender@champion"
+    mlflow.set_tracking_uri(f"sqlite:///{tracked}/mlflow.db")
+    mlflow.set_registry_uri(f"sqlite:///{tracked}/mlflow.db")
+    local = Path(mlflow.artifacts.download_artifacts(uri))
+    files = {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    assert {"MLmodel", "input_example.json", "artifacts/recommender.pkl", "artifacts/scoring_parameters.json"} <= files
+    assert "code/promotion_cnn/serving/scorer.py" in files  # the scoring code travels with the model
+    model = mlflow.pyfunc.load_model(uri)
+    assert model.metadata.signature is not None and "awards_won?" in model.metadata.signature.inputs.input_names()
+    # JSON writes 3.0 as 3; the signature wants previous_year_rating as a double (NaN in real data makes it float)
+    example = pd.read_json(local / "input_example.json", orient="split").astype({"previous_year_rating": "float64"})
+    ranked = model.predict(example)
+    assert ranked.columns[:4].tolist() == ["employee_id", "probability", "recommended", "rank"]
+    assert ranked["rank"].tolist() == list(range(1, len(example) + 1))
