@@ -44,7 +44,7 @@ def typed(params: dict[str, Any], families: list[str]) -> dict[str, Any]:
     """The parameter blocks used here as the nodes' typed models (from raw dicts or a session's typed params)."""
     from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding, Fairness
     from promotion_cnn.pipelines.data_processing.params import Split
-    from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
+    from promotion_cnn.pipelines.tabular_modelling.params import Bootstrap, ModelFamily, TabularProtocol
 
     def plain(value: Any) -> Any:
         return value.model_dump() if hasattr(value, "model_dump") else value
@@ -57,6 +57,7 @@ def typed(params: dict[str, Any], families: list[str]) -> dict[str, Any]:
         "split": Split.model_validate(plain(params["split"])),
         "tabular_protocol": TabularProtocol.model_validate(plain(params["tabular_protocol"])),
         "fairness": Fairness.model_validate(plain(params["fairness"])),
+        "bootstrap": Bootstrap.model_validate(plain(params["assessment"]["bootstrap"])),
         **{family: ModelFamily.model_validate(plain(params[family])) for family in families},
     }
 
@@ -97,8 +98,8 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec)
         metrics, *_, test_scores = tm.evaluate_model(model, threshold, x_test, y_test, selected)
         metrics = {**metrics, "f1_test_optimal": tm.best_f1(y_test.iloc[:, 0], test_scores["score"])}
-        audit, _ = audit_fairness(test_scores, y_test, validated, params["fairness"], params["assessment"]["bootstrap"])
-        audit = audit[audit.attribute == params["fairness"]["attribute"]][list(FAIRNESS_COLUMNS)]
+        audit, _ = audit_fairness(test_scores, y_test, validated, params["fairness"], params["bootstrap"])
+        audit = audit[audit.attribute == params["fairness"].attribute][list(FAIRNESS_COLUMNS)]
         candidates[family] = describe_candidate(model, threshold, selected, scores, metrics, x_train)
         out["families"][family] = {
             "variant": selected,

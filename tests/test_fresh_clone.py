@@ -108,7 +108,7 @@ def test_fresh_run_writes_models_and_metrics(project):
             r"TooFewRowsError: .* too few rows for the tabular protocol: 10 row\(s\), 1 with is_promoted = 1 and 9 "
             r"with is_promoted = 0; .* need at least 4 rows of each class",
         ),
-        (None, r"employees_raw: Failed while loading .*employees\.csv: the file is empty \(no header row, no data\)"),
+        (None, r"Failed while loading .*employees\.csv: the file is empty \(no header row, no data\)"),
     ],
     ids=[
         "missing-column",
@@ -229,7 +229,7 @@ AUDIT_FINDING = " - WARNING - Disparate impact outside "
 def test_default_run_has_no_error_or_warning_lines_of_its_own(tmp_path):
     """A tiny `kedro run` of every pipeline: no warning or error from the project's loggers, no TF CUDA probing."""
     project = _copy_project(tmp_path / "promotion_cnn")
-    (project / "conf" / "local" / "catalog.yml").write_text(SMALL_TABLE)
+    (project / "conf" / "quick" / "catalog.yml").write_text(SMALL_TABLE)  # conf/local is not read with --env
     tiny = FAST + ",image_validation.max_images_per_class=4"
     # over 600 s at load 16 on the shared 2-core machine (the timeout leaves room for that)
     result = _kedro(project, "--env", "quick", "--params", tiny, pipeline="__default__", timeout=1800)

@@ -33,16 +33,20 @@ from promotion_cnn.datasets.image_folder import index_image_folder
 from promotion_cnn.pipelines.data_processing.image_nodes import count_images_per_class, validate_images
 from promotion_cnn.pipelines.image_modelling import IMAGE_MODELS
 from promotion_cnn.pipelines.image_modelling.nodes import build_model, evaluate_model, train_model
+from promotion_cnn.pipelines.data_processing.params import ImageValidation
+from promotion_cnn.pipelines.image_modelling.params import ImageModel, ImageTraining
 from promotion_cnn.settings import CONFIG_LOADER_ARGS
 
 root, project, names = sys.argv[1], sys.argv[2], sys.argv[3]
 loader = OmegaConfigLoader(project + "/conf", **{**CONFIG_LOADER_ARGS, "default_run_env": "quick"})
 parameters = loader["parameters"]
-manifest = validate_images(index_image_folder(root), parameters["image_validation"])[0]
+validation = ImageValidation.model_validate(parameters["image_validation"])
+manifest = validate_images(index_image_folder(root), validation)[0]
 counts = count_images_per_class(manifest)
-training = {**parameters["image_training"], "epochs": 1}
+training = ImageTraining.model_validate({**parameters["image_training"], "epochs": 1})
 for name in IMAGE_MODELS if names == "all" else names.split(","):
-    model = {**parameters[name], "training": {**(parameters[name].get("training") or {}), "epochs": 1}}
+    block = parameters[name]
+    model = ImageModel.model_validate({**block, "training": {**(block.get("training") or {}), "epochs": 1}})
     trained, history, timing = train_model(build_model(counts, model, training), manifest, model, training)
     evaluate_model(trained, manifest, model, training, history, timing)
     print("trained", name, "on", timing["n_train"], flush=True)

@@ -259,9 +259,7 @@ def assess_calibration(
         "n_bins": calibration.n_bins,
         "reliability": reliability,
     }
-    level = logging.INFO if result["well_calibrated"] else logging.WARNING
-    logger.log(
-        level,
+    logger.info(  # a finding about the model, shown in the report; not a problem of the run
         "Calibration on the test part: Brier %.4f, ECE %.4f (limit %s)",
         result["brier_score"],
         ece,
