@@ -66,7 +66,7 @@ def example_employees(parameters: dict[str, Any]) -> Any:
     from promotion_cnn.datasets import generate_employees
 
     table = generate_employees(EXAMPLE_ROWS, seed=0)
-    target = parameters.get("params:employees_schema.target")
+    target = (parameters.get("params:employees_schema") or {}).get("target")
     return table.drop(columns=[target]) if target in table.columns else table
 
 

@@ -62,6 +62,8 @@ def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{prefix}{key}"
+        if hasattr(value, "model_dump"):  # a typed parameter block (pydantic): its fields, as in the YAML
+            value = value.model_dump(mode="json")
         if isinstance(value, dict) and value:
             flat.update(flatten(value, f"{name}."))
         else:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from kedro.pipeline import Pipeline
 
+CONTRACT = ("params:employees_schema", "params:employee_contract", "params:promotion_scoring")  # table_to_score's
 OUTPUT = "promotion_recommendations"
 INPUT = "employees_to_score"
 MODEL = "recommender"
@@ -38,7 +39,7 @@ def _lookup(parameters: dict[str, Any], name: str) -> Any:
 
 def scoring_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     """The ``params:`` inputs of the scoring nodes, resolved from a project's parameters (JSON-serialisable)."""
-    names = sorted(n for n in scoring_pipeline().inputs() if n.startswith("params:"))
+    names = sorted({n for n in scoring_pipeline().inputs() if n.startswith("params:")} | set(CONTRACT))
     values = {name: _lookup(parameters, name) for name in names}
     return {name: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for name, v in values.items()}
 
@@ -77,8 +78,20 @@ class RecommenderScorer:
 
     def score(self, employees: pd.DataFrame, source: str = "the request") -> pd.DataFrame:
         """``employee_id``, probability, recommended, rank, model, model_version: the batch pipeline's table."""
+        from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError
+        from promotion_cnn.validation import ContractError, TableContract
+
         employees = employees.copy()
         employees.attrs["source"] = source  # errors name where the rows came from, as in the batch run
+        contract = TableContract(  # the catalog's validator of employees_to_score, as the batch run applies it
+            "promotion_cnn.validation.table_to_score",
+            source=source,
+            parameters={name.removeprefix("params:"): self.parameters[name] for name in CONTRACT},
+        )
+        try:
+            contract.validate(employees)
+        except ContractError as error:
+            raise InvalidTableError(str(error)) from error
         data: dict[str, Any] = {INPUT: employees, MODEL: self.recommender, **self._typed}
         for node in self._nodes:
             data.update(node.run({name: data[name] for name in node.inputs}))
