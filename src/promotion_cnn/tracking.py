@@ -20,6 +20,7 @@ problems are logged as warnings and never fail the Kedro run. Without mlflow ins
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import logging
@@ -207,7 +208,9 @@ class MlflowTrackingHook:
     def after_catalog_created(self, catalog: Any) -> None:
         self._catalog = catalog
 
-    @hook_impl(trylast=True)  # after kedro-mlflow's hook has started the run
+    # No trylast: kedro-mlflow's hook (a plugin, registered after the project's hooks) is called first and has started
+    # the run; this hook runs before ContractHook's input check, so a run refused there is still marked FAILED.
+    @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
         try:
             import mlflow
@@ -229,6 +232,18 @@ class MlflowTrackingHook:
         params = flatten(catalog.load("parameters")) if "parameters" in catalog else {}
         self._call("log parameters and tags", self._log, self._run_id, params=params, tags=tags)
         self._raw_inputs = {name for name in pipeline.inputs() if self._is_raw(name)}
+        atexit.register(self._fail_unfinished)
+
+    def _fail_unfinished(self) -> None:
+        """At exit, a run that neither finished nor failed (refused before its first node) is FAILED, not FINISHED."""
+        if self._run_id is None:
+            return
+        import mlflow
+
+        reason = "the run stopped before its first node: an input or a parameter was refused (see the console)"
+        self._call("tag the error", self._log, self._run_id, tags={"error": reason})
+        self._finish("FAILED", quiet=True)  # logging is shut down at exit
+        mlflow.end_run(status="FAILED")  # before mlflow's own exit handler would end it as FINISHED
 
     def _is_raw(self, name: str) -> bool:
         """A raw input: one of the project's (``RAW_INPUTS``, whatever a user's catalog says) or in layer ``raw``."""
@@ -384,9 +399,12 @@ class MlflowTrackingHook:
             path.write_text(json.dumps(data, indent=1, default=str))
             self._client.log_artifact(self._run_id, str(path))
 
-    def _finish(self, status: str) -> None:
+    def _finish(self, status: str, quiet: bool = False) -> None:
         for run_id in self._children.values():
             self._call("end a nested run", self._client.set_terminated, run_id, status)
+        if quiet:
+            self._run_id = None
+            return
         logger.info(
             "MLflow run %s: %s, %d nested run(s), %.1f s of tracking", self._run_id, status, len(self._children),
             self._seconds,
