@@ -165,7 +165,18 @@ def _versions(folder: Path) -> list[str]:
 def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(tmp_path: Path) -> None:
     """Train lenet twice, kill a third training mid-epoch: prediction uses, and names, the second run's model."""
     project = tmp_path / "project"
-    ignore = (".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs")
+    ignore = (
+        ".git",
+        "data",
+        "local",
+        "__pycache__",
+        "*.egg-info",
+        ".pytest_cache",
+        "build",
+        "*.log",
+        "mlflow.db",
+        "mlruns",
+    )
     shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(*ignore))
     quick = ["--env", "quick", "--pipeline"]
     for step in (
