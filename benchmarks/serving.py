@@ -16,10 +16,7 @@ import json
 import logging
 import os
 import platform
-import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from promotion_cnn.datasets import generate_employees
+from promotion_cnn.local_processes import free_port, stop
 
 logger = logging.getLogger("benchmarks.serving")
 
@@ -37,19 +35,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PLAN = [(1, 1, 200), (1, 8, 240), (100, 1, 80), (100, 8, 120), (10_000, 1, 6), (10_000, 8, 16)]  # rows, clients, n
 BATCH_ROWS = 10_000
-
-
-def free_port() -> int:
-    """A free port in 1024-49151 on 127.0.0.1."""
-    for _ in range(200):
-        port = random.randint(20000, 49151)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def start_service(port: int) -> subprocess.Popen:
@@ -68,20 +53,8 @@ def start_service(port: int) -> subprocess.Popen:
                 return process
         except OSError:
             time.sleep(0.5)
-    stop_service(process)
+    stop(process)
     raise RuntimeError("the service did not start")
-
-
-def stop_service(process: subprocess.Popen) -> None:
-    """Stop the service's whole process group and check nothing is left."""
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return
-    os.killpg(process.pid, signal.SIGKILL)
 
 
 def load(port: int, body: bytes, clients: int, n_requests: int) -> dict[str, float]:
@@ -221,7 +194,7 @@ def main() -> None:
             logger.info("%s", result)
             rows_run.append(result)
     finally:
-        stop_service(process)
+        stop(process)
     batch = batch_run(BATCH_ROWS)
     results = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

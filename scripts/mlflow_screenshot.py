@@ -16,11 +16,7 @@ import contextlib
 import importlib.util
 import json
 import logging
-import os
-import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,21 +25,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from promotion_cnn.local_processes import free_port, stop
+
 PROJECT = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("mlflow_screenshot")
-
-
-def free_port() -> int:
-    """A free port in 1024-49151 on 127.0.0.1."""
-    for _ in range(200):
-        port = random.randint(20000, 49151)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def variant_runs(tracking_uri: str) -> tuple[str, list[str]]:
@@ -112,11 +97,7 @@ def screenshot(chromium: str, profile: Path, url: str, out: Path, timeout: float
 
         asyncio.run(capture())
     finally:
-        os.killpg(browser.pid, signal.SIGTERM)
-        try:
-            browser.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(browser.pid, signal.SIGKILL)
+        stop(browser)
 
 
 def main() -> None:
@@ -149,17 +130,7 @@ def main() -> None:
             screenshot(args.chromium, Path(profile), url, args.out)
         logger.info("Saved %s (%d runs compared)", args.out, len(runs))
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-        try:
-            os.killpg(server.pid, 0)  # gunicorn/uvicorn workers of the group
-            os.killpg(server.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop(server)  # gunicorn/uvicorn workers included: the whole group
 
 
 if __name__ == "__main__":

@@ -18,10 +18,8 @@ import asyncio
 import base64
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +29,8 @@ from pathlib import Path
 
 import websockets
 
+from promotion_cnn.local_processes import free_port, start, stop
+
 PROJECT = Path(__file__).resolve().parents[1]
 # Shown in the drawn graph of every pipeline view that includes the report (pretty names are off).
 EXPECTED_LABELS = ("render_report", "study_report")
@@ -39,45 +39,6 @@ PREFERENCES = {"theme": "light", "showFeatureHints": False, "expandAllPipelines"
 
 
 # kedro-viz refuses ports above 49151 (the OS assigns ephemeral ports from 32768 or 49152 up): pick in this range
-PORTS = range(1024, 49152)
-
-
-def free_port(exclude: tuple[int, ...] = ()) -> int:
-    """A port in 1024-49151 that is free on 127.0.0.1 now (tried at random, so parallel runs rarely collide)."""
-    for port in random.sample(PORTS, 200):
-        if port in exclude:
-            continue
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free TCP port in 1024-49151 on 127.0.0.1")
-
-
-def start(command: list[str], **kwargs) -> subprocess.Popen:
-    """Start a process in its own process group, so that stop() ends it with every child it started."""
-    return subprocess.Popen(command, start_new_session=True, **kwargs)
-
-
-def stop(process: subprocess.Popen | None) -> None:
-    """End a process group started by start(): SIGTERM, then SIGKILL if any member is left after 10 s."""
-    if process is None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(process.pid, sig)  # the group outlives its leader while children are left: signal the group
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            process.poll()  # reap the leader: a zombie still counts as a member
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
 
 
 def wait_for(url: str, timeout: float, process: subprocess.Popen | None = None) -> bytes:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +146,26 @@ def mlflow_project(tmp_path_factory, kedro_cli) -> Path:
     result = kedro_cli(project, "--pipeline", "tabular_modelling", "--params", MLFLOW_FAST)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
+
+
+@pytest.fixture(scope="session")
+def kill_run_when():
+    """Start a command in its own process group, SIGKILL the group once ``ready()`` (then ``settle`` seconds later);
+    fails if the command ends first or ``ready`` never comes. Returns the exit code (``-SIGKILL``)."""
+
+    def run(command: list[str], cwd: Path, env: dict[str, str], ready: Callable[[], bool], settle: float = 0) -> int:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while not ready():
+                assert process.poll() is None and time.monotonic() < deadline, "the run ended before it was killed"
+                time.sleep(0.1)
+            time.sleep(settle)
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=60)
+        return process.returncode
+
+    return run

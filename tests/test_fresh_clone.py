@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -176,7 +174,7 @@ def test_scoring_after_modelling_writes_ranked_recommendations(project):
     assert recommendations.model.iat[0].startswith(best["family"] + "/")
 
 
-def test_killed_run_is_rolled_back_before_anything_reads_it(project):
+def test_killed_run_is_rolled_back_before_anything_reads_it(project, kill_run_when):
     """SIGKILL mid-node leaves partial outputs on disk; the next run rolls them back before it loads anything."""
     (recommender,) = (project / "data/06_models/recommender.pkl").glob("*/")
     before, validated = _versions(project), "02_intermediate/employees_validated.parquet"
@@ -187,27 +185,12 @@ def test_killed_run_is_rolled_back_before_anything_reads_it(project):
     slow = FAST.replace("base_params.n_estimators=40", "base_params.n_estimators=5000")  # minutes of forest fits
     command = [sys.executable, "-m", "kedro", "run", "--pipeline", "tabular_modelling", "--env", "killed"]
     env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"}
-    run = subprocess.Popen(
-        [*command, "--params", slow],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while not list((project / "data/06_models/feature_reducer.pkl").glob("*/")) or len(before) == len(
-            _versions(project)
-        ):
-            assert run.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
-            time.sleep(0.1)
-        while _rows(project, validated) != 1000:  # the new intermediate has replaced the good run's
-            time.sleep(0.1)
-    finally:
-        os.killpg(run.pid, signal.SIGKILL)
-        run.wait(timeout=60)
-    assert run.returncode == -signal.SIGKILL
+
+    def written() -> bool:  # new versions saved, and the new intermediate has replaced the good run's
+        reducer = list((project / "data/06_models/feature_reducer.pkl").glob("*/"))
+        return bool(reducer) and len(before) != len(_versions(project)) and _rows(project, validated) == 1000
+
+    assert kill_run_when([*command, "--params", slow], project, env, written) == -signal.SIGKILL
     assert _versions(project) != before and list((project / "data/.runs").glob("*/journal.json"))
 
     result = _kedro(project, pipeline="promotion_scoring")  # a consumer run, in the default environment

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,22 +15,10 @@ import pandas as pd
 import pytest
 
 from promotion_cnn.datasets import generate_employees
+from promotion_cnn.local_processes import free_port, stop
 
 pytest.importorskip("mlflow")
 pytest.importorskip("fastapi")
-
-
-def free_port() -> int:
-    """A port in 1024-49151 nobody listens on, on 127.0.0.1."""
-    for _ in range(200):
-        port = random.randint(20000, 49151)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def request(port: int, body: bytes, content_type: str = "application/json", accept: str = "") -> tuple[int, str]:
@@ -71,13 +56,7 @@ class Service:
                 time.sleep(0.5)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
+        stop(self.process)
         with pytest.raises(ProcessLookupError):  # no process of the group is left
             os.killpg(self.process.pid, 0)
 

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -162,7 +161,7 @@ def _versions(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.glob("*/"))
 
 
-def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(tmp_path: Path) -> None:
+def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(tmp_path: Path, kill_run_when) -> None:
     """Train lenet twice, kill a third training mid-epoch: prediction uses, and names, the second run's model."""
     project = tmp_path / "project"
     ignore = (
@@ -191,23 +190,12 @@ def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(tmp_p
     first, second = _versions(models)
     command = [sys.executable, "-m", "kedro", "run", *quick, "image_modelling", "--namespaces", "lenet"]
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
-    crashed = subprocess.Popen(
-        [*command, "--params", "image_training.epochs=100000"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while len(_versions(summaries)) < 3:  # the summary is saved before training starts
-            assert crashed.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
-            time.sleep(0.1)
-        time.sleep(2)  # mid-training
-    finally:
-        os.killpg(crashed.pid, signal.SIGKILL)
-        crashed.wait(timeout=60)
+
+    def summary_saved() -> bool:  # the summary is saved before training starts
+        return len(_versions(summaries)) == 3
+
+    code = kill_run_when([*command, "--params", "image_training.epochs=100000"], project, env, summary_saved, settle=2)
+    assert code == -signal.SIGKILL  # killed mid-training
     assert len(_versions(summaries)) == 3  # the killed run's partial output is on disk ...
 
     result = _kedro(project, *quick, "image_prediction", "--params", "image_prediction.model=lenet")
