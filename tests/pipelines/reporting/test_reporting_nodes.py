@@ -146,8 +146,11 @@ def test_image_tables_and_best_cnn_class_accuracy(fake_image):
 def test_markdown_helpers():
     table = pd.DataFrame({"model": ["a|b"], "f1": [0.12345], "n": [3]})
     assert markdown_table(table).splitlines() == ["| model | f1 | n |", "| --- | --- | --- |", "| a\\|b | 0.123 | 3 |"]
-    expected = "<h3>T</h3>\n<ul><li>one <strong>x</strong></li>\n<li>two</li>\n</ul>\n<p>text</p>"
-    assert markdown_html("# T\n- one **x**\n- two\ntext") == expected
+    # markdown-it-py (CommonMark): headings move down two levels, a paragraph after a list needs a blank line
+    expected = "<h3>T</h3>\n<ul>\n<li>one <strong>x</strong></li>\n<li>two</li>\n</ul>\n<p>text</p>\n"
+    assert markdown_html("# T\n- one **x**\n- two\n\ntext") == expected
+    assert markdown_html("<b>x</b> a_b_c") == "<p>&lt;b&gt;x&lt;/b&gt; a_b_c</p>\n"  # raw HTML escaped
+    assert "<td>0.123</td>" in markdown_html(markdown_table(table))  # GFM tables
 
 
 def test_figures_embed_as_png_data_uris():
