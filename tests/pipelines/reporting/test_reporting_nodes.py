@@ -10,7 +10,13 @@ import pytest
 from matplotlib.figure import Figure
 
 from promotion_cnn.params import Fairness
-from promotion_cnn.pipelines.reporting.html import image_uri, markdown_html, render_image_section
+from promotion_cnn.pipelines.reporting.html import (
+    comparison_view,
+    image_uri,
+    markdown_html,
+    render_image_section,
+    templates,
+)
 from promotion_cnn.pipelines.reporting.nodes import (
     compare_tabular_models,
     markdown_table,
@@ -207,3 +213,35 @@ def test_recommender_section_shows_the_audit_flags_and_importance() -> None:
         ]
         and empty["html"] == ""
     )
+
+
+def test_comparison_tables_are_wide_with_the_best_per_column_highlighted(reporting):
+    runs = {"a": {"threshold": 0.2, "f1": 0.4, "recall": 0.9}, "b": {"threshold": 0.7, "f1": 0.5, "recall": 0.3}}
+    published = {"a": {"threshold": 0.5, "f1": 0.3}, "study_only": {"f1": 0.35}}
+    comparison = Comparison(
+        tabular_metrics=["threshold", "f1", "recall"],
+        tabular_rank_by=["f1"],
+        image_metrics=["x"],
+        image_rank_by="x",
+        no_difference=["threshold"],
+    )
+    view = comparison_view(compare_tabular_models(published, comparison, **runs), reporting["report"])
+    top, sub = ([cell["text"] for cell in row] for row in view["head"])
+    assert top == ["model", "threshold", "f1", "recall"]
+    # no difference for the threshold; the study has no recall: no difference there either
+    assert sub == ["this run", "study", "this run", "study", "Δ", "this run", "study"]
+    assert [cell["colspan"] for cell in view["head"][0]] == [1, 2, 3, 2]
+    rows = {row[0]["text"]: [(cell["text"], "best" in cell["class"]) for cell in row[1:]] for row in view["rows"]}
+    assert list(rows) == ["a", "b", "study_only"]
+    assert rows["a"] == [
+        ("0.200", False),  # thresholds are not ranked
+        ("0.500", False),
+        ("0.400", False),
+        ("0.300", False),  # the study's lowest F1
+        ("0.100", False),
+        ("0.900", True),
+        ("–", False),
+    ]
+    assert rows["b"][2] == ("0.500", True) and rows["study_only"][3] == ("0.350", True)
+    html = str(templates().get_template("_macros.html.j2").module.table(view))
+    assert '<th colspan="3" class="group">f1</th>' in html and '<td class="this_run best">0.900</td>' in html

@@ -32,6 +32,8 @@ CAVEAT = (
     "one sample (fairlearn's user guide explains why no single metric certifies a model)."
 )
 MISSING_VALUE = "–"
+# The wide comparison tables: each metric's sub-columns (column of the long table, header)
+COMPARISON_PARTS = (("this_run", "this run"), ("study", "study"), ("difference", "Δ"))
 
 
 @cache
@@ -100,6 +102,56 @@ def table_view(table: pd.DataFrame) -> dict[str, Any]:
         "head": [[_cell(str(column)) for column in table.columns]],
         "rows": [[_cell(cell_text(value)) for value in row] for row in table.itertuples(index=False)],
     }
+
+
+def _best(values: pd.Series, lower_is_better: bool) -> float | None:
+    """The best value of a column, or None when fewer than two models have one (nothing to compare)."""
+    values = values.dropna()
+    if len(values) < 2:
+        return None
+    return values.min() if lower_is_better else values.max()
+
+
+def comparison_view(comparison: pd.DataFrame, report: Report) -> dict[str, Any]:
+    """A long comparison table (model, metric, this_run, study, difference) made wide for reading.
+
+    One row per model and, per metric, this run's value, the study's beside it and their difference (the Δ column
+    is left out for a metric without any, like the threshold). The best value of each "this run" and "study"
+    column is highlighted, except for the metrics in ``report.not_ranked``.
+    """
+    if comparison.empty:
+        return table_view(comparison)
+    models = list(dict.fromkeys(comparison["model"]))
+    metrics = list(dict.fromkeys(comparison["metric"]))
+    wide = {
+        part: comparison.pivot(index="model", columns="metric", values=part).reindex(index=models, columns=metrics)
+        for part, _ in COMPARISON_PARTS
+    }
+    columns = [
+        (metric, part, header)
+        for metric in metrics
+        for part, header in COMPARISON_PARTS
+        if part != "difference" or wide[part][metric].notna().any()
+    ]
+    best = {
+        (metric, part): None
+        if metric in report.not_ranked or part == "difference"
+        else _best(wide[part][metric], metric in report.lower_is_better)
+        for metric, part, _ in columns
+    }
+    top = [_cell("model", rowspan=2)]
+    for metric in metrics:
+        span = sum(1 for m, _, _ in columns if m == metric)
+        top.append(_cell(metric, "group", colspan=span))
+    rows = []
+    for model in models:
+        row = [_cell(str(model))]
+        for metric, part, _ in columns:
+            value = wide[part].at[model, metric]
+            highlight = best[(metric, part)] is not None and value == best[(metric, part)]
+            row.append(_cell(cell_text(value), " ".join([part, "best"] if highlight else [part])))
+        rows.append(row)
+    return {"class": "comparison", "head": [top, [_cell(header) for _, _, header in columns]], "rows": rows}
 
 
 def _section(task: str, html: str, missing: list[str]) -> dict[str, Any]:
@@ -319,7 +371,7 @@ def render_report(
         {
             "title": tasks[task].title,
             "synthetic": bool(sources[task] and sources[task].get("synthetic")),
-            "table": table_view(table),
+            "table": comparison_view(table, report),
         }
         for task, table in (("tabular", tabular_comparison), ("image", image_comparison))
     ]
@@ -337,5 +389,6 @@ def render_report(
         missing=missing,
         summary=Markup(markdown_html(summary)),
         comparisons=comparisons,
+        not_ranked=report.not_ranked,
         tasks=[{"title": tasks[task].title, "parts": parts[task]} for task in ("eda", "tabular", "image")],
     )
