@@ -15,6 +15,7 @@ from promotion_cnn.pipelines.reporting.html import (
     image_uri,
     markdown_html,
     render_image_section,
+    table_view,
     templates,
 )
 from promotion_cnn.pipelines.reporting.nodes import (
@@ -157,6 +158,22 @@ def test_markdown_helpers():
     assert markdown_html("# T\n- one **x**\n- two\n\ntext") == expected
     assert markdown_html("<b>x</b> a_b_c") == "<p>&lt;b&gt;x&lt;/b&gt; a_b_c</p>\n"  # raw HTML escaped
     assert "<td>0.123</td>" in markdown_html(markdown_table(table))  # GFM tables
+
+
+def test_table_cells_read_as_in_the_markdown_tables():
+    row = [0.12345, 8.0, np.nan, None, 3, True, ["digit_0", "digit_1"], {"a": 0.5}, "x<y"]
+    view = table_view(pd.DataFrame([row], columns=list("abcdefghi")))
+    assert [cell["text"] for cell in view["rows"][0]] == [
+        "0.123",
+        "8",
+        "–",
+        "–",
+        "3",
+        "True",
+        "[digit_0, digit_1]",
+        "{a: 0.500}",
+        "x<y",  # escaped by the template, not here
+    ]
 
 
 def test_figures_embed_as_png_data_uris():

@@ -86,6 +86,10 @@ def cell_text(value: Any) -> str:
         return str(bool(value))
     if isinstance(value, float | np.floating):
         return MISSING_VALUE if np.isnan(value) else format_number(float(value))
+    if isinstance(value, list | tuple | np.ndarray):  # e.g. a CNN's classes: shown as pandas shows them
+        return "[" + ", ".join(cell_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{cell_text(k)}: {cell_text(v)}" for k, v in value.items()) + "}"
     if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return MISSING_VALUE
     return str(value)
