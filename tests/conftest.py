@@ -16,11 +16,22 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
+from support import KeptDataset, copy_project, kedro_run
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``-n auto --dist loadgroup`` (pyproject.toml) each test file runs whole on one worker, so its module
+    fixtures are built once and its tests keep their order; files sharing a session fixture name a shared
+    ``xdist_group`` (test_tracking and test_serving: the tracked run)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def _merge(base: dict, overrides: dict) -> dict:
@@ -55,13 +66,6 @@ def fast_params(project_params) -> dict[str, Any]:
             },
         },
     )
-
-
-class KeptDataset(MemoryDataset):
-    """A memory dataset the runner cannot release, so tests can read intermediate outputs."""
-
-    def _release(self) -> None:
-        pass
 
 
 def _parameter(params: dict[str, Any], name: str) -> Any:
@@ -112,43 +116,15 @@ def fast_run() -> str:
 @pytest.fixture(scope="session")
 def kedro_cli():
     """``kedro_cli(project, *args)``: ``kedro run`` in a subprocess of this interpreter, the project's own src first."""
-    import subprocess
-    import sys
-
-    def run(project: Path, *args: str) -> subprocess.CompletedProcess:
-        env = {
-            "KEDRO_DISABLE_TELEMETRY": "true",
-            "MPLBACKEND": "Agg",
-            "COLUMNS": "250",
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(project / "src"),
-        }
-        command = [sys.executable, "-m", "kedro", "run", *args]
-        return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=900)
-
-    return run
+    return kedro_run
 
 
 @pytest.fixture(scope="session")
 def mlflow_project(tmp_path_factory, kedro_cli) -> Path:
     """A copy of the project (no data, no MLflow store; a git repository of one commit) after one tracked
     ``kedro run --pipeline tabular_modelling`` on 1,500 generated employees."""
-    import shutil
-    import subprocess
-
     pytest.importorskip("mlflow")
-    project = tmp_path_factory.mktemp("mlflow") / "promotion_cnn"
-    ignore = shutil.ignore_patterns(
-        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs", "mlflow.db", "mlruns"
-    )
-    shutil.copytree(PROJECT_ROOT, project, ignore=ignore)
-    for layer in ("01_raw", "02_intermediate", "03_primary", "04_feature", "05_model_input", "06_models"):
-        (project / "data" / layer).mkdir(parents=True)
-    for layer in ("07_model_output", "08_reporting"):
-        (project / "data" / layer).mkdir(parents=True)
-    table = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 1500\n  seed: 1\n"
-    (project / "conf" / "local").mkdir(exist_ok=True)
-    (project / "conf" / "local" / "catalog.yml").write_text(table)
+    project = copy_project(tmp_path_factory.mktemp("mlflow") / "promotion_cnn", rows=1500)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
         subprocess.run([*git, *command], cwd=project, check=True, capture_output=True)

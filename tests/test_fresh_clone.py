@@ -4,48 +4,21 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import support
 
 from promotion_cnn.datasets import generate_employees
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-SMALL_TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 1500\n  seed: 1\n"
+SMALL_TABLE = support.SMALL_TABLE.format(rows=1500, seed=1)
 
 
-def _copy_project(destination: Path) -> Path:
-    ignore = shutil.ignore_patterns(
-        ".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "*.log", "*.log.*", "mlflow.db", "mlruns"
-    )
-    shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
-    for layer in (
-        "01_raw",
-        "02_intermediate",
-        "03_primary",
-        "04_feature",
-        "05_model_input",
-        "06_models",
-        "07_model_output",
-        "08_reporting",
-    ):
-        (destination / "data" / layer).mkdir(parents=True)
-    return destination
-
-
-def _kedro(
-    project: Path, *args: str, pipeline: str = "tabular_modelling", timeout: int = 600
-) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "kedro", "run", "--pipeline", pipeline, *args]
-    env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
-    return subprocess.run(command, cwd=project, capture_output=True, text=True, env=env, timeout=timeout)
+def _kedro(project: Path, *args: str, pipeline: str = "tabular_modelling", timeout: int = 600):
+    return support.kedro_run(project, "--pipeline", pipeline, *args, timeout=timeout)
 
 
 def _versions(project: Path) -> list[Path]:
@@ -58,8 +31,7 @@ def _rows(project: Path, path: str) -> int:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, fast_run) -> Path:
-    project = _copy_project(tmp_path_factory.mktemp("clone") / "promotion_cnn")
-    (project / "conf" / "local" / "catalog.yml").write_text(SMALL_TABLE)
+    project = support.copy_project(tmp_path_factory.mktemp("clone") / "promotion_cnn", rows=1500)
     result = _kedro(project, "--params", fast_run)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
@@ -157,14 +129,13 @@ def test_killed_run_is_rolled_back_before_anything_reads_it(project, kill_run_wh
     other_table = SMALL_TABLE.replace("n_rows: 1500", "n_rows: 1000")
     (env_dir / "catalog.yml").write_text(other_table)
     slow = fast_run.replace("base_params.n_estimators=40", "base_params.n_estimators=5000")  # minutes of forest fits
-    command = [sys.executable, "-m", "kedro", "run", "--pipeline", "tabular_modelling", "--env", "killed"]
-    env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "PATH": "/usr/bin:/bin"}
+    command = support.kedro_command("--pipeline", "tabular_modelling", "--env", "killed")
 
     def written() -> bool:  # new versions saved, and the new intermediate has replaced the good run's
         reducer = list((project / "data/06_models/feature_reducer.pkl").glob("*/"))
         return bool(reducer) and len(before) != len(_versions(project)) and _rows(project, validated) == 1000
 
-    assert kill_run_when([*command, "--params", slow], project, env, written) == -signal.SIGKILL
+    assert kill_run_when([*command, "--params", slow], project, support.kedro_env(project), written) == -signal.SIGKILL
     assert _versions(project) != before and list((project / "data/.runs").glob("*/journal.json"))
 
     result = _kedro(project, pipeline="promotion_scoring")  # a consumer run, in the default environment
@@ -183,9 +154,10 @@ AUDIT_FINDING = " - WARNING - Disparate impact outside "
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("default_run")  # the longest test: a worker of its own, beside this file's other runs
 def test_default_run_has_no_error_or_warning_lines_of_its_own(tmp_path, fast_run):
     """A tiny `kedro run` of every pipeline: no warning or error from the project's loggers, no TF CUDA probing."""
-    project = _copy_project(tmp_path / "promotion_cnn")
+    project = support.copy_project(tmp_path / "promotion_cnn")
     (project / "conf" / "quick" / "catalog.yml").write_text(SMALL_TABLE)  # conf/local is not read with --env
     tiny = fast_run + ",image_validation.max_images_per_class=4"
     # over 600 s at load 16 on the shared 2-core machine (the timeout leaves room for that)

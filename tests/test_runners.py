@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import support
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("random_forest", "svm")
 # two parallel fits per family, so joblib starts loky worker processes (inside ParallelRunner's workers too)
 PARAMS = (
@@ -25,15 +23,6 @@ PARAMS = (
     "random_forest.base_params.n_estimators=20,random_forest.variants.n_estimators_500.n_estimators=30,"
     "assessment.bootstrap.n_boot=20"
 )
-TABLE = "employees_raw:\n  type: promotion_cnn.datasets.SyntheticEmployeesDataset\n  n_rows: 500\n  seed: 3\n"
-
-
-def _copy_project(destination: Path) -> Path:
-    """Code and configuration, no data, as a fresh clone has them."""
-    ignore = shutil.ignore_patterns(".git", "data", "__pycache__", "*.egg-info", ".pytest_cache", "build", "logs")
-    shutil.copytree(PROJECT_ROOT, destination, ignore=ignore)
-    (destination / "data").mkdir()
-    return destination
 
 
 def _group_members(group: int) -> list[str]:
@@ -54,12 +43,11 @@ def _left_behind(group: int, seconds: float = 10) -> list[str]:
 
 def _run(project: Path, runner: str, *selection: str) -> tuple[str, dict[str, dict]]:
     """Run in its own process group; fail on a hang (timeout) or on a process left behind; return the metrics."""
-    command = [sys.executable, "-m", "kedro", "run", "--pipeline", "tabular_modelling", "--runner", runner, *selection]
-    env = {"KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
+    command = support.kedro_command("--pipeline", "tabular_modelling", "--runner", runner, *selection)
     process = subprocess.Popen(
         [*command, "--params", PARAMS],
         cwd=project,
-        env=env,
+        env=support.kedro_env(project),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -84,9 +72,7 @@ def _run(project: Path, runner: str, *selection: str) -> tuple[str, dict[str, di
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    project = _copy_project(tmp_path_factory.mktemp("runners") / "promotion_cnn")
-    (project / "conf" / "local" / "catalog.yml").write_text(TABLE)
-    return project
+    return support.copy_project(tmp_path_factory.mktemp("runners") / "promotion_cnn", rows=500, seed=3)
 
 
 @pytest.fixture(scope="module")

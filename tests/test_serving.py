@@ -17,6 +17,10 @@ import pytest
 from promotion_cnn.datasets import generate_employees
 from promotion_cnn.local_processes import free_port, stop
 
+# one worker runs both modules, so they share the session's tracked run (conftest.mlflow_project)
+pytestmark = pytest.mark.xdist_group("mlflow")
+
+
 pytest.importorskip("mlflow")
 pytest.importorskip("fastapi")
 

@@ -10,6 +10,10 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+# one worker runs both modules, so they share the session's tracked run (conftest.mlflow_project)
+pytestmark = pytest.mark.xdist_group("mlflow")
+
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FAMILIES = ("random_forest", "svm", "hist_gradient_boosting", "logistic_regression")
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import support
 from kedro.io import DatasetError, Version
 from kedro_datasets.partitions import PartitionedDataset
 
@@ -115,16 +114,7 @@ def test_empty_or_missing_folder_and_unsaved_model_are_named(tmp_path: Path, new
 
 
 def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250"}
-    return subprocess.run(
-        [sys.executable, "-m", "kedro", "run", "--env", "quick", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    return support.kedro_run(project, "--env", "quick", *args, timeout=600)
 
 
 def _versions(folder: Path) -> list[str]:
@@ -135,9 +125,7 @@ def _versions(folder: Path) -> list[str]:
 def trained(tmp_path_factory) -> Path:
     """A fresh copy where image_prediction first ran with nothing trained (its message is kept in
     ``nothing_trained.txt``), then the digits were validated, lenet and resnet trained, and lenet trained again."""
-    project = tmp_path_factory.mktemp("image_prediction") / "project"
-    ignore = (".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "*.log", "mlflow.db")
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(*ignore, "mlruns"))
+    project = support.copy_project(tmp_path_factory.mktemp("image_prediction") / "project")
     before = _kedro(project, "--pipeline", "image_prediction")
     assert before.returncode != 0
     (project / "nothing_trained.txt").write_text(before.stdout + before.stderr)
@@ -168,14 +156,15 @@ def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(train
     models = trained / "data/06_models/lenet/trained_model.keras"
     summaries = trained / "data/08_reporting/lenet/model_summary.txt"
     first, second = _versions(models)
-    command = [sys.executable, "-m", "kedro", "run", "--env", "quick", "--pipeline", "image_modelling"]
-    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
+    command = support.kedro_command("--env", "quick", "--pipeline", "image_modelling")
 
     def summary_saved() -> bool:  # the summary is saved before training starts
         return len(_versions(summaries)) == 3
 
     killed = [*command, "--namespaces", "lenet", "--params", "image_training.epochs=100000"]
-    assert kill_run_when(killed, trained, env, summary_saved, settle=2) == -signal.SIGKILL  # killed mid-training
+    assert (
+        kill_run_when(killed, trained, support.kedro_env(trained), summary_saved, settle=2) == -signal.SIGKILL
+    )  # killed mid-training
     assert len(_versions(summaries)) == 3  # the killed run's partial output is on disk ...
 
     result = _kedro(trained, "--pipeline", "image_prediction", "--params", "image_prediction.model=lenet")
