@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline, pipeline
 
-from promotion_cnn.pipelines.data_processing.tabular_pipeline import FULL_FEATURES, SPLIT_DATASETS, feature_set_dataset
+from promotion_cnn.tabular.feature_pipeline import FULL_FEATURES, SPLIT_DATASETS, STUDY_FEATURES, feature_set_dataset
 
 from .assessment_nodes import assess_calibration, audit_fairness, bootstrap_test_metrics
 from .nodes import evaluate_model, evaluate_variants, fit_selected_model, select_variant, tune_threshold
@@ -13,12 +13,12 @@ from .recommender_nodes import (
     select_recommender,
 )
 
-# family -> the feature set it is trained on: "" for the study's (one-hot, PCA-able), FULL_FEATURES for the
+# family -> the feature set it is trained on: STUDY_FEATURES for the study's (one-hot, PCA-able), FULL_FEATURES for the
 # un-reduced one. Families on the full feature set are the recommender's candidates (promotion_scoring builds
 # exactly those features for new employees).
 MODEL_FAMILIES = {
-    "random_forest": "",
-    "svm": "",
+    "random_forest": STUDY_FEATURES,
+    "svm": STUDY_FEATURES,
     "hist_gradient_boosting": FULL_FEATURES,
     "logistic_regression": FULL_FEATURES,
 }
