@@ -73,9 +73,9 @@ def run_kedro(env: str, overrides: dict, whole: bool = False) -> dict[str, Any]:
     """
     from kedro.framework.project import pipelines
 
-    from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+    from promotion_cnn.model_lists import load_model_lists
 
-    families = tuple(MODEL_FAMILIES) if whole else FAMILIES
+    families = tuple(load_model_lists(ROOT).families) if whole else FAMILIES
     timer = NodeTimer()
     started = time.perf_counter()
     with KedroSession.create(project_path=ROOT, env=env, runtime_params=overrides) as session:
@@ -87,7 +87,7 @@ def run_kedro(env: str, overrides: dict, whole: bool = False) -> dict[str, Any]:
         ]
         session.run(pipeline_names=["tabular_modelling"], node_names=nodes)
         context = session.load_context()
-        metrics = {f: context.catalog.load(f"{f}.test_metrics") for f in families}
+        metrics = {f: context.catalog.load(f"test_metrics_{f}") for f in families}
     return {"wall_seconds": time.perf_counter() - started, "node_seconds": timer.seconds, "test_metrics": metrics}
 
 

@@ -21,6 +21,7 @@ from promotion_cnn.tabular.tables import TooFewRowsError
 
 FAMILY_CONFIG = {
     "estimator": "sklearn.linear_model.LogisticRegression",
+    "feature_set": "study",
     "base_params": {"max_iter": 500},
     "variants": {"strong": {"C": 1.0}, "weak": {"C": 1e-5}},
     "threshold": {"method": "f1", "value": None},
