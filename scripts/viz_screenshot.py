@@ -60,6 +60,7 @@ class DevTools:
 
     def __init__(self, socket_url: str):
         self._url, self._id = socket_url, 0
+        self.events: list[dict] = []  # the events received while waiting for answers (after Runtime.enable, ...)
 
     async def __aenter__(self) -> DevTools:
         self._ws = await websockets.connect(self._url, max_size=64 * 2**20)
@@ -77,6 +78,8 @@ class DevTools:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message["result"]
+            if "method" in message:
+                self.events.append(message)
 
     async def evaluate(self, expression: str):
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
@@ -90,6 +93,36 @@ class DevTools:
                 return value
             await asyncio.sleep(0.5)
         raise TimeoutError(f"page never satisfied: {expression}")
+
+
+def start_chromium(
+    chromium: str, profile: Path, devtools_port: int, url: str = "about:blank", env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """Headless Chromium driven over the DevTools protocol on a loopback port, in its own process group
+    (end it with ``local_processes.stop``)."""
+    return start(
+        [
+            chromium,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={devtools_port}",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+
+
+def page_websocket(devtools_port: int, timeout: float, browser: subprocess.Popen) -> str:
+    """The DevTools WebSocket of the browser's first page, once it answers."""
+    targets = json.loads(wait_for(f"http://127.0.0.1:{devtools_port}/json/list", timeout, browser))
+    return next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"]
 
 
 async def capture(page_socket: str, url: str, out: Path, timeout: float) -> dict:
@@ -152,24 +185,8 @@ def main() -> int:
             graph = json.loads(wait_for(f"http://127.0.0.1:{viz_port}/api/main", args.timeout, viz))
             pipelines = [p["id"] for p in graph["pipelines"]]
             print(f"kedro viz serves {len(graph['nodes'])} nodes; pipelines: {', '.join(pipelines)}")
-            browser = start(
-                [
-                    args.chromium,
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--no-first-run",
-                    "--hide-scrollbars",
-                    f"--user-data-dir={profile}",
-                    f"--remote-debugging-port={devtools_port}",
-                    "about:blank",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            targets = json.loads(wait_for(f"http://127.0.0.1:{devtools_port}/json/list", args.timeout, browser))
-            page = next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"]
+            browser = start_chromium(args.chromium, profile, devtools_port)
+            page = page_websocket(devtools_port, args.timeout, browser)
             url = f"http://127.0.0.1:{viz_port}/?pid={args.pipeline}"
             result = asyncio.run(capture(page, url, args.out, args.timeout))
             print(

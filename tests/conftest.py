@@ -47,6 +47,7 @@ def fast_params(project_params) -> dict[str, Any]:
         project_params,
         {
             "tabular_protocol": {"cv_folds": 2, "n_jobs": 1, "progress": 0},
+            "assessment": {"bootstrap": {"n_boot": 20}},
             "svm": {"n_jobs": 1},
             "random_forest": {
                 "base_params": {"n_estimators": 40},
@@ -94,10 +95,18 @@ def run_pipeline():
 
 
 # ---------- MLflow: one tiny tracked `kedro run --pipeline tabular_modelling`, shared by tracking and serving tests ----------
-MLFLOW_FAST = (
+# the `fast_params` overrides as `kedro run --params`: small forests, two folds, one process, 20 bootstrap resamples
+FAST_RUN = (
     "tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,svm.n_jobs=1,"
-    "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60"
+    "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60,"
+    "assessment.bootstrap.n_boot=20"
 )
+
+
+@pytest.fixture(scope="session")
+def fast_run() -> str:
+    """``kedro run --params`` for a quick tabular run (the ``fast_params`` overrides)."""
+    return FAST_RUN
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +152,7 @@ def mlflow_project(tmp_path_factory, kedro_cli) -> Path:
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
         subprocess.run([*git, *command], cwd=project, check=True, capture_output=True)
-    result = kedro_cli(project, "--pipeline", "tabular_modelling", "--params", MLFLOW_FAST)
+    result = kedro_cli(project, "--pipeline", "tabular_modelling", "--params", FAST_RUN)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from promotion_cnn.local_processes import processes_with_env
 from promotion_cnn.model_lists import load_model_lists
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -113,18 +114,6 @@ def test_screenshot_ports_are_ones_kedro_viz_accepts():
     assert script.free_port(exclude=(ports[0],)) != ports[0]
 
 
-def _processes_with(marker: str) -> dict[int, str]:
-    """Processes whose environment carries the marker (everything the script started, at any depth): pid -> command."""
-    found = {}
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes().split(b"\0"):
-                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
-        except OSError:
-            continue
-    return found
-
-
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="needs chromium")
 def test_screenshot_script_draws_the_graph_and_leaves_no_process(tmp_path):
     marker = f"VIZ_SCREENSHOT_TEST={uuid.uuid4().hex}"
@@ -141,7 +130,7 @@ def test_screenshot_script_draws_the_graph_and_leaves_no_process(tmp_path):
         )
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         assert "Chromium drew" in result.stdout and out.stat().st_size > 10_000
-        assert _processes_with(marker) == {}
+        assert processes_with_env(marker) == {}
     finally:
-        for pid in _processes_with(marker):  # after a failure: end what the test started
+        for pid in processes_with_env(marker):  # after a failure: end what the test started
             os.kill(pid, signal.SIGKILL)

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 PORTS = range(1024, 49152)  # kedro-viz refuses ports above 49151; the other servers accept these too
 
@@ -49,3 +50,16 @@ def stop(process: subprocess.Popen | None) -> None:
             except ProcessLookupError:
                 return
             time.sleep(0.2)
+
+
+def processes_with_env(marker: str) -> dict[int, str]:
+    """Processes whose environment holds ``marker`` (``NAME=value``): whatever a test started, at any depth, even
+    after it left the process group. pid -> command line (shortened)."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and marker.encode() in (proc / "environ").read_bytes().split(b"\0"):
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+        except OSError:
+            continue
+    return found

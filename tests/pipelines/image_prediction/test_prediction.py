@@ -117,7 +117,7 @@ def test_empty_or_missing_folder_and_unsaved_model_are_named(tmp_path: Path, new
 def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg", "COLUMNS": "250"}
     return subprocess.run(
-        [sys.executable, "-m", "kedro", "run", *args],
+        [sys.executable, "-m", "kedro", "run", "--env", "quick", *args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -127,83 +127,64 @@ def _kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_cli_predicts_after_training_and_explains_when_nothing_is_trained(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    shutil.copytree(
-        PROJECT,
-        project,
-        ignore=shutil.ignore_patterns(
-            ".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "*.log"
-        ),
-    )
-    before = _kedro(project, "--pipeline", "image_prediction", "--env", "quick")
-    assert (
-        before.returncode != 0 and "run `kedro run --pipeline image_modelling` first" in before.stdout + before.stderr
-    )
-    for step in (
-        ["data_processing", "--tags", "image", "--params", "image_validation.max_images_per_class=4"],
-        ["image_modelling", "--namespaces", "lenet,resnet"],
-    ):
-        trained = _kedro(project, "--env", "quick", "--pipeline", *step)
-        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    result = _kedro(
-        project, "--pipeline", "image_prediction", "--env", "quick", "--params", "image_prediction.model=resnet"
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    table = pd.read_csv(next((project / "data/07_model_output/image_predictions.csv").glob("*/image_predictions.csv")))
-    assert len(table) == 60 and (table["model"] == "resnet").all() and table["problem"].isna().all()  # 6 per digit
-    assert table["predicted_class"].str.startswith("digit_").all()
-    (resnet,) = (project / "data/06_models/resnet/trained_model.keras").glob("*/")
-    assert (table["model_version"] == resnet.name).all()
-
-
 def _versions(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.glob("*/"))
 
 
-def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(tmp_path: Path, kill_run_when) -> None:
-    """Train lenet twice, kill a third training mid-epoch: prediction uses, and names, the second run's model."""
-    project = tmp_path / "project"
-    ignore = (
-        ".git",
-        "data",
-        "local",
-        "__pycache__",
-        "*.egg-info",
-        ".pytest_cache",
-        "build",
-        "*.log",
-        "mlflow.db",
-        "mlruns",
-    )
-    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(*ignore))
-    quick = ["--env", "quick", "--pipeline"]
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A fresh copy where image_prediction first ran with nothing trained (its message is kept in
+    ``nothing_trained.txt``), then the digits were validated, lenet and resnet trained, and lenet trained again."""
+    project = tmp_path_factory.mktemp("image_prediction") / "project"
+    ignore = (".git", "data", "local", "__pycache__", "*.egg-info", ".pytest_cache", "build", "*.log", "mlflow.db")
+    shutil.copytree(PROJECT, project, ignore=shutil.ignore_patterns(*ignore, "mlruns"))
+    before = _kedro(project, "--pipeline", "image_prediction")
+    assert before.returncode != 0
+    (project / "nothing_trained.txt").write_text(before.stdout + before.stderr)
     for step in (
         ["data_processing", "--tags", "image", "--params", "image_validation.max_images_per_class=4"],
-        ["image_modelling", "--namespaces", "lenet"],
+        ["image_modelling", "--namespaces", "lenet,resnet"],
         ["image_modelling", "--namespaces", "lenet"],
     ):
-        trained = _kedro(project, *quick, *step)
-        assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    models = project / "data/06_models/lenet/trained_model.keras"
-    summaries = project / "data/08_reporting/lenet/model_summary.txt"
+        result = _kedro(project, "--pipeline", *step)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return project
+
+
+def test_cli_predicts_after_training_and_explains_when_nothing_is_trained(trained: Path) -> None:
+    assert "run `kedro run --pipeline image_modelling` first" in (trained / "nothing_trained.txt").read_text()
+    result = _kedro(trained, "--pipeline", "image_prediction", "--params", "image_prediction.model=resnet")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (latest,) = _versions(trained / "data/07_model_output/image_predictions.csv")[-1:]
+    table = pd.read_csv(next((trained / "data/07_model_output/image_predictions.csv" / latest).glob("*.csv")))
+    assert len(table) == 60 and (table["model"] == "resnet").all() and table["problem"].isna().all()  # 6 per digit
+    assert table["predicted_class"].str.startswith("digit_").all()
+    (resnet,) = _versions(trained / "data/06_models/resnet/trained_model.keras")
+    assert (table["model_version"] == resnet).all()
+
+
+def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(trained: Path, kill_run_when) -> None:
+    """lenet trained twice, a third training killed mid-epoch: prediction uses, and names, the second run's model."""
+    models = trained / "data/06_models/lenet/trained_model.keras"
+    summaries = trained / "data/08_reporting/lenet/model_summary.txt"
     first, second = _versions(models)
-    command = [sys.executable, "-m", "kedro", "run", *quick, "image_modelling", "--namespaces", "lenet"]
+    command = [sys.executable, "-m", "kedro", "run", "--env", "quick", "--pipeline", "image_modelling"]
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
 
     def summary_saved() -> bool:  # the summary is saved before training starts
         return len(_versions(summaries)) == 3
 
-    code = kill_run_when([*command, "--params", "image_training.epochs=100000"], project, env, summary_saved, settle=2)
-    assert code == -signal.SIGKILL  # killed mid-training
+    killed = [*command, "--namespaces", "lenet", "--params", "image_training.epochs=100000"]
+    assert kill_run_when(killed, trained, env, summary_saved, settle=2) == -signal.SIGKILL  # killed mid-training
     assert len(_versions(summaries)) == 3  # the killed run's partial output is on disk ...
 
-    result = _kedro(project, *quick, "image_prediction", "--params", "image_prediction.model=lenet")
+    result = _kedro(trained, "--pipeline", "image_prediction", "--params", "image_prediction.model=lenet")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "did not finish: rolled back" in output and len(_versions(summaries)) == 2  # ... until the next run
-    metrics = json.loads(next((project / "data/08_reporting/lenet/val_metrics.json").glob(f"{second}/*")).read_text())
-    log = (project / "logs" / "kedro_run.log").read_text()  # the console shows a summary, the log every line
+    metrics = json.loads(next((trained / "data/08_reporting/lenet/val_metrics.json").glob(f"{second}/*")).read_text())
+    log = (trained / "logs" / "kedro_run.log").read_text()  # the console shows a summary, the log every line
     assert metrics["model_version"] == second and f"version {second} (validation accuracy" in log
-    table = pd.read_csv(next((project / "data/07_model_output/image_predictions.csv").glob("*/image_predictions.csv")))
+    (latest,) = _versions(trained / "data/07_model_output/image_predictions.csv")[-1:]
+    table = pd.read_csv(next((trained / "data/07_model_output/image_predictions.csv" / latest).glob("*.csv")))
     assert (table["model"] == "lenet").all() and (table["model_version"] == second).all() and first != second

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
-from kedro.io import DataCatalog
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 from kedro.validation.utils import get_typed_fields
 from PIL import Image
 
-from promotion_cnn.datasets import generate_employees
+from promotion_cnn.datasets import OptionalInputsHook, generate_employees
 from promotion_cnn.model_lists import exported, load_model_lists
 from promotion_cnn.pipelines.reporting import create_pipeline
 from promotion_cnn.pipelines.reporting.params import Comparison, Eda, Report
@@ -239,3 +240,35 @@ def make_catalog(parameters):
         return catalog
 
     return make
+
+
+class KeptDataset(MemoryDataset):
+    """In memory, by reference (as the project's figure datasets hand figures on), and kept after the run."""
+
+    def __init__(self):
+        super().__init__(copy_mode="assign")
+
+    def _release(self) -> None:
+        pass
+
+
+def run_pipeline(catalog: DataCatalog) -> dict[str, Any]:
+    """Run the reporting pipeline as ``kedro run --pipeline reporting`` would, with the hook registered."""
+    pipeline = create_pipeline()
+    for name in pipeline.all_outputs():
+        catalog[name] = KeptDataset()
+    OptionalInputsHook("reporting").before_pipeline_run(run_params={}, pipeline=pipeline, catalog=catalog)
+    SequentialRunner().run(pipeline, catalog)
+    return {name: catalog.load(name) for name in pipeline.all_outputs()}
+
+
+@pytest.fixture(scope="session")
+def run_reporting():
+    """``run_reporting(catalog)``: every output of the reporting pipeline run on that catalog."""
+    return run_pipeline
+
+
+@pytest.fixture(scope="session")
+def complete(tabular_inputs, image_inputs, make_catalog) -> dict[str, Any]:
+    """The reporting pipeline's outputs on the complete tiny inputs (run once per session)."""
+    return run_pipeline(make_catalog({**tabular_inputs, **image_inputs}))

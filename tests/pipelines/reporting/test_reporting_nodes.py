@@ -10,7 +10,14 @@ import pytest
 from matplotlib.figure import Figure
 
 from promotion_cnn.params import Fairness
-from promotion_cnn.pipelines.reporting.html import image_uri, markdown_html, render_image_section
+from promotion_cnn.pipelines.reporting.html import (
+    comparison_view,
+    image_uri,
+    markdown_html,
+    render_image_section,
+    table_view,
+    templates,
+)
 from promotion_cnn.pipelines.reporting.nodes import (
     compare_tabular_models,
     markdown_table,
@@ -146,8 +153,27 @@ def test_image_tables_and_best_cnn_class_accuracy(fake_image):
 def test_markdown_helpers():
     table = pd.DataFrame({"model": ["a|b"], "f1": [0.12345], "n": [3]})
     assert markdown_table(table).splitlines() == ["| model | f1 | n |", "| --- | --- | --- |", "| a\\|b | 0.123 | 3 |"]
-    expected = "<h3>T</h3>\n<ul><li>one <strong>x</strong></li>\n<li>two</li>\n</ul>\n<p>text</p>"
-    assert markdown_html("# T\n- one **x**\n- two\ntext") == expected
+    # markdown-it-py (CommonMark): headings move down two levels, a paragraph after a list needs a blank line
+    expected = "<h3>T</h3>\n<ul>\n<li>one <strong>x</strong></li>\n<li>two</li>\n</ul>\n<p>text</p>\n"
+    assert markdown_html("# T\n- one **x**\n- two\n\ntext") == expected
+    assert markdown_html("<b>x</b> a_b_c") == "<p>&lt;b&gt;x&lt;/b&gt; a_b_c</p>\n"  # raw HTML escaped
+    assert "<td>0.123</td>" in markdown_html(markdown_table(table))  # GFM tables
+
+
+def test_table_cells_read_as_in_the_markdown_tables():
+    row = [0.12345, 8.0, np.nan, None, 3, True, ["digit_0", "digit_1"], {"a": 0.5}, "x<y"]
+    view = table_view(pd.DataFrame([row], columns=list("abcdefghi")))
+    assert [cell["text"] for cell in view["rows"][0]] == [
+        "0.123",
+        "8",
+        "–",
+        "–",
+        "3",
+        "True",
+        "[digit_0, digit_1]",
+        "{a: 0.500}",
+        "x<y",  # escaped by the template, not here
+    ]
 
 
 def test_figures_embed_as_png_data_uris():
@@ -204,3 +230,35 @@ def test_recommender_section_shows_the_audit_flags_and_importance() -> None:
         ]
         and empty["html"] == ""
     )
+
+
+def test_comparison_tables_are_wide_with_the_best_per_column_highlighted(reporting):
+    runs = {"a": {"threshold": 0.2, "f1": 0.4, "recall": 0.9}, "b": {"threshold": 0.7, "f1": 0.5, "recall": 0.3}}
+    published = {"a": {"threshold": 0.5, "f1": 0.3}, "study_only": {"f1": 0.35}}
+    comparison = Comparison(
+        tabular_metrics=["threshold", "f1", "recall"],
+        tabular_rank_by=["f1"],
+        image_metrics=["x"],
+        image_rank_by="x",
+        no_difference=["threshold"],
+    )
+    view = comparison_view(compare_tabular_models(published, comparison, **runs), reporting["report"])
+    top, sub = ([cell["text"] for cell in row] for row in view["head"])
+    assert top == ["model", "threshold", "f1", "recall"]
+    # no difference for the threshold; the study has no recall: no difference there either
+    assert sub == ["this run", "study", "this run", "study", "Δ", "this run", "study"]
+    assert [cell["colspan"] for cell in view["head"][0]] == [1, 2, 3, 2]
+    rows = {row[0]["text"]: [(cell["text"], "best" in cell["class"]) for cell in row[1:]] for row in view["rows"]}
+    assert list(rows) == ["a", "b", "study_only"]
+    assert rows["a"] == [
+        ("0.200", False),  # thresholds are not ranked
+        ("0.500", False),
+        ("0.400", False),
+        ("0.300", False),  # the study's lowest F1
+        ("0.100", False),
+        ("0.900", True),
+        ("–", False),
+    ]
+    assert rows["b"][2] == ("0.500", True) and rows["study_only"][3] == ("0.350", True)
+    html = str(templates().get_template("_macros.html.j2").module.table(view))
+    assert '<th colspan="3" class="group">f1</th>' in html and '<td class="this_run best">0.900</td>' in html

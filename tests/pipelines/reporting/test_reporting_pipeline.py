@@ -7,35 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro.io import MemoryDataset
-from kedro.runner import SequentialRunner
 
-from promotion_cnn.datasets import OptionalInputsHook
 from promotion_cnn.model_lists import exported, load_model_lists
 from promotion_cnn.pipelines.reporting import create_pipeline
 
 FAMILIES = tuple(load_model_lists().families)  # the project's tabular families and image models (conf/base)
 IMAGE_MODELS = tuple(load_model_lists().image_models)
-
-
-class KeptDataset(MemoryDataset):
-    """In memory, by reference (as the project's figure datasets hand figures on), and kept after the run."""
-
-    def __init__(self):
-        super().__init__(copy_mode="assign")
-
-    def _release(self) -> None:
-        pass
-
-
-def run(catalog) -> dict:
-    """Run the reporting pipeline as ``kedro run --pipeline reporting`` would, with the hook registered."""
-    pipeline = create_pipeline()
-    for name in pipeline.all_outputs():
-        catalog[name] = KeptDataset()
-    OptionalInputsHook("reporting").before_pipeline_run(run_params={}, pipeline=pipeline, catalog=catalog)
-    SequentialRunner().run(pipeline, catalog)
-    return {name: catalog.load(name) for name in pipeline.all_outputs()}
 
 
 def test_inputs_are_the_other_pipelines_outputs_under_their_contract_names():
@@ -73,11 +50,6 @@ def test_inputs_are_the_other_pipelines_outputs_under_their_contract_names():
     )
     assert inputs == expected
     assert all("reporting" in node.tags for node in create_pipeline().nodes)
-
-
-@pytest.fixture(scope="module")
-def complete(tabular_inputs, image_inputs, make_catalog) -> dict:
-    return run(make_catalog({**tabular_inputs, **image_inputs}))
 
 
 def test_complete_report_embeds_every_part_and_no_external_asset(complete, reporting):
@@ -125,8 +97,8 @@ def test_summary_names_the_best_model_per_task(complete):
     assert complete["lenet_variant_table"]["val_accuracy"].notna().all()
 
 
-def test_report_lists_what_is_missing_when_only_the_tabular_half_ran(tabular_inputs, make_catalog):
-    outputs = run(make_catalog(tabular_inputs))
+def test_report_lists_what_is_missing_when_only_the_tabular_half_ran(tabular_inputs, make_catalog, run_reporting):
+    outputs = run_reporting(make_catalog(tabular_inputs))
     report = outputs["study_report"]
     assert "Missing parts" in report
     for model in IMAGE_MODELS:

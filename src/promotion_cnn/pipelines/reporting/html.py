@@ -1,20 +1,25 @@
 """HTML nodes of the reporting pipeline: sections and the self-contained report.
 
-Figures are embedded as base64 PNG data URIs and styles are inline, so the report
-is one file with no external assets. Every section returns its HTML together with
-the names of the inputs it lacked, and the report lists those up front.
+Markup lives in Jinja2 templates (``templates/*.html.j2``, package data, autoescaped); this module prepares
+what they show: figures as base64 PNG data URIs, tables as rows of formatted cells, Markdown (the comparison
+summary) through markdown-it-py. Styles are inline and figures embedded, so the report is one file with no external
+assets. Every section returns its HTML together with the names of the inputs it lacked, and the report lists those
+up front.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
-import re
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
+import jinja2
+import numpy as np
 import pandas as pd
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from matplotlib.figure import Figure
 
 from promotion_cnn.params import Fairness
@@ -26,15 +31,43 @@ CAVEAT = (
     "Passing the four-fifths rule is not proof of fairness: it compares selection rates only, at one threshold, on "
     "one sample (fairlearn's user guide explains why no single metric certifies a model)."
 )
+MISSING_VALUE = "–"
+# The wide comparison tables: each metric's sub-columns (column of the long table, header)
+COMPARISON_PARTS = (("this_run", "this run"), ("study", "study"), ("difference", "Δ"))
 
-STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
-h1{border-bottom:2px solid #4c72b0}h2{margin-top:2em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.6em 0;font-size:.85em}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#eef}td:first-child,th:first-child{text-align:left}figure{margin:1em 0}
-figcaption{font-size:.85em;color:#555}img{max-width:100%}pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.75em}
-.missing{background:#fff3cd;border:1px solid #e0c36c;padding:.5em 1em}
-""".strip()
+
+@cache
+def templates() -> jinja2.Environment:
+    """The report's templates, read from the package (``reporting/templates``), every value autoescaped."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("promotion_cnn.pipelines.reporting", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,  # a misspelt name in a template fails the node, not the reader
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, **context: Any) -> str:
+    """One template of ``templates/`` rendered with the given context."""
+    return templates().get_template(template).render(**context)
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    # CommonMark with tables; raw HTML in the text is escaped, not passed through
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def markdown_html(text: str, heading_offset: int = 2) -> str:
+    """Markdown as HTML by markdown-it-py, headings moved down ``heading_offset`` levels (``#`` in a section: h3)."""
+    md = _markdown()
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + heading_offset, 6)}"
+    return md.renderer.render(tokens, md.options, {})
 
 
 def image_uri(image: Any) -> str:
@@ -47,42 +80,90 @@ def image_uri(image: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def figure_html(image: Any, caption: str) -> str:
-    """An embedded figure with its caption."""
-    caption = html.escape(caption)
-    return f'<figure><img src="{image_uri(image)}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+def cell_text(value: Any) -> str:
+    """A table cell: numbers formatted as in the Markdown tables, missing values as a dash."""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating):
+        return MISSING_VALUE if np.isnan(value) else format_number(float(value))
+    if isinstance(value, list | tuple | np.ndarray):  # e.g. a CNN's classes: shown as pandas shows them
+        return "[" + ", ".join(cell_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{cell_text(k)}: {cell_text(v)}" for k, v in value.items()) + "}"
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return MISSING_VALUE
+    return str(value)
 
 
-def table_html(table: pd.DataFrame) -> str:
-    """A DataFrame as a plain HTML table, numbers formatted as in the Markdown tables."""
-    return table.to_html(index=False, border=0, na_rep="–", float_format=format_number)
+def _cell(text: str, cls: str = "", colspan: int = 1, rowspan: int = 1) -> dict[str, Any]:
+    return {"text": text, "class": cls, "colspan": colspan, "rowspan": rowspan}
 
 
-def markdown_html(text: str) -> str:
-    """The small Markdown subset the comparison uses: headings, bullets, bold, paragraphs."""
-    out, in_list = [], False
-    for line in text.splitlines():
-        body = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(line.lstrip("#- ").strip()))
-        if line.startswith("- "):
-            out.append(("" if in_list else "<ul>") + f"<li>{body}</li>")
-            in_list = True
-            continue
-        if in_list:
-            out.append("</ul>")
-            in_list = False
-        if line.startswith("#"):
-            out.append(f"<h3>{body}</h3>")
-        elif line.strip():
-            out.append(f"<p>{body}</p>")
-    return "\n".join(out + (["</ul>"] if in_list else []))
+def table_view(table: pd.DataFrame) -> dict[str, Any]:
+    """A DataFrame as the ``table`` macro of ``_macros.html.j2`` takes it: one header row, one row per record."""
+    return {
+        "class": "",
+        "head": [[_cell(str(column)) for column in table.columns]],
+        "rows": [[_cell(cell_text(value)) for value in row] for row in table.itertuples(index=False)],
+    }
+
+
+def _best(values: pd.Series, lower_is_better: bool) -> float | None:
+    """The best value of a column, or None when fewer than two models have one (nothing to compare)."""
+    values = values.dropna()
+    if len(values) < 2:
+        return None
+    return values.min() if lower_is_better else values.max()
+
+
+def comparison_view(comparison: pd.DataFrame, report: Report) -> dict[str, Any]:
+    """A long comparison table (model, metric, this_run, study, difference) made wide for reading.
+
+    One row per model and, per metric, this run's value, the study's beside it and their difference (the Δ column
+    is left out for a metric without any, like the threshold). The best value of each "this run" and "study"
+    column is highlighted, except for the metrics in ``report.not_ranked``.
+    """
+    if comparison.empty:
+        return table_view(comparison)
+    models = list(dict.fromkeys(comparison["model"]))
+    metrics = list(dict.fromkeys(comparison["metric"]))
+    wide = {
+        part: comparison.pivot(index="model", columns="metric", values=part).reindex(index=models, columns=metrics)
+        for part, _ in COMPARISON_PARTS
+    }
+    columns = [
+        (metric, part, header)
+        for metric in metrics
+        for part, header in COMPARISON_PARTS
+        if part != "difference" or wide[part][metric].notna().any()
+    ]
+    best = {
+        (metric, part): None
+        if metric in report.not_ranked or part == "difference"
+        else _best(wide[part][metric], metric in report.lower_is_better)
+        for metric, part, _ in columns
+    }
+    top = [_cell("model", rowspan=2)]
+    for metric in metrics:
+        span = sum(1 for m, _, _ in columns if m == metric)
+        top.append(_cell(metric, "group", colspan=span))
+    rows = []
+    for model in models:
+        row = [_cell(str(model))]
+        for metric, part, _ in columns:
+            value = wide[part].at[model, metric]
+            highlight = best[(metric, part)] is not None and value == best[(metric, part)]
+            row.append(_cell(cell_text(value), " ".join([part, "best"] if highlight else [part])))
+        rows.append(row)
+    return {"class": "comparison", "head": [top, [_cell(header) for _, _, header in columns]], "rows": rows}
+
+
+def _section(task: str, html: str, missing: list[str]) -> dict[str, Any]:
+    return {"task": task, "html": html, "missing": missing}
 
 
 def _show(value: Any) -> str:
     return format_number(value) if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
-
-
-def _section(task: str, parts: list[str], missing: list[str]) -> dict[str, Any]:
-    return {"task": task, "html": "\n".join(parts), "missing": missing}
 
 
 def render_eda_section(
@@ -96,17 +177,22 @@ def render_eda_section(
 ) -> dict[str, Any]:
     """Exploratory analysis of the employee table (study Fig. 1-2, Appendix A-B, table of insights)."""
     if employees is None:
-        return _section("eda", [], ["employees_validated"])
-    parts = [
-        f"<p>{len(employees):,} employees, {employees.shape[1]} columns.</p>",
-        figure_html(target_figure, f"{labels['target_distribution']}: distribution of the target"),
-        figure_html(correlation_figure, f"{labels['target_correlation']}: correlations with the target"),
-        f"<h3>Promotion rate by level ({labels['promotion_rates']})</h3>",
-        table_html(promotion_rates),
-        figure_html(pairs_figure, f"{labels['numeric_pairs']}: numeric attributes by the target"),
-        figure_html(categorical_figure, f"{labels['categorical_counts']}: categorical attributes"),
-    ]
-    return _section("eda", parts, [])
+        return _section("eda", "", ["employees_validated"])
+    figures = {
+        "target": image_uri(target_figure),
+        "correlation": image_uri(correlation_figure),
+        "pairs": image_uri(pairs_figure),
+        "categorical": image_uri(categorical_figure),
+    }
+    html = render(
+        "eda.html.j2",
+        rows=len(employees),
+        columns=employees.shape[1],
+        figures=figures,
+        labels=labels,
+        promotion_rates=table_view(promotion_rates),
+    )
+    return _section("eda", html, [])
 
 
 def render_tabular_section(
@@ -123,36 +209,25 @@ def render_tabular_section(
     """One tabular family: variant table, threshold, test metrics with intervals, calibration and their figures."""
     inputs = {"variant_scores": not variant_table.empty, "threshold": threshold, "test_metrics": test_metrics}
     missing = [name for name, value in inputs.items() if not value]
-    parts = []
-    if not variant_table.empty:
-        parts += ["<h4>Variants (cross-validated on the training part)</h4>", table_html(variant_table)]
-    if threshold:
-        parts.append(
-            f"<p>Decision threshold {threshold['threshold']:.4g} ({threshold['method']} on "
-            f"{threshold['source']} {threshold['score']} scores).</p>"
-        )
-        parts.append(figure_html(threshold_figure, "precision-recall with the chosen threshold"))
-    if test_metrics:
-        shown = {k: v for k, v in test_metrics.items() if k != "variant"}
-        parts += [
-            f"<h4>Test metrics: variant {html.escape(str(test_metrics['variant']))}</h4>",
-            table_html(pd.DataFrame([shown])),
-            figure_html(confusion_figure, "confusion matrix on the test set"),
-            figure_html(roc_figure, "ROC curve on the test set"),
-        ]
-    if intervals is not None:
-        parts += ["<h4>Test metrics with 95 % bootstrap intervals</h4>", table_html(intervals)]
-    if calibration and calibration["brier_score"] is None:
-        parts.append("<p>Calibration: not assessed, the scores are not probabilities.</p>")
-    elif calibration:
-        verdict = "within" if calibration["well_calibrated"] else "above"
-        parts += [
-            f"<h4>Calibration on the test part</h4><p>Brier score {calibration['brier_score']:.4f}, expected "
-            f"calibration error {calibration['expected_calibration_error']:.4f} ({verdict} the limit "
-            f"{calibration['ece_limit']}; {calibration['n_bins']} equal-width bins).</p>",
-            figure_html(calibration_figure, "reliability diagram: observed promotion rate per score bin"),
-        ]
-    return _section("tabular", parts, missing)
+    assessed = bool(calibration) and calibration["brier_score"] is not None
+    figures = {
+        "threshold": image_uri(threshold_figure) if threshold else None,
+        "confusion": image_uri(confusion_figure) if test_metrics else None,
+        "roc": image_uri(roc_figure) if test_metrics else None,
+        "calibration": image_uri(calibration_figure) if assessed else None,
+    }
+    shown = {k: v for k, v in (test_metrics or {}).items() if k != "variant"}
+    html = render(
+        "tabular.html.j2",
+        variants=None if variant_table.empty else table_view(variant_table),
+        threshold=threshold or None,
+        test_metrics=table_view(pd.DataFrame([shown])) if test_metrics else None,
+        variant=str(test_metrics["variant"]) if test_metrics else None,
+        intervals=None if intervals is None else table_view(intervals),
+        calibration=calibration or None,
+        figures=figures,
+    )
+    return _section("tabular", html, missing)
 
 
 def render_recommender_section(
@@ -172,43 +247,33 @@ def render_recommender_section(
         "permutation_importance": importance,
     }
     missing = [name for name, value in inputs.items() if value is None]
-    parts = []
-    if best_model is not None:
-        shown = ", ".join(f"{k} {_show(v)}" for k, v in best_model.items() if not isinstance(v, dict | list))
-        parts.append(f"<p>Selected by cross-validation on the training part: {html.escape(shown)}.</p>")
-    if model_comparison is not None:
-        parts += ["<h4>Families compared</h4>", table_html(model_comparison)]
+    if all(value is None for value in inputs.values()):
+        return _section("tabular", "", missing)
+    family = best_model.get("family") if best_model else None
+    audit = flagged = None
     if fairness_audit is not None:
-        low, high = fairness.disparate_impact_bounds
-        flagged = fairness_audit[fairness_audit["flagged"].astype(str).str.lower() == "true"]
-        family = best_model.get("family") if best_model else None
-        shown = fairness_audit if family is None else fairness_audit[fairness_audit["family"] == family]
-        parts += [
-            f"<h4>Fairness of the recommender{f' ({html.escape(family)})' if family else ''} on the test part "
-            "(fairlearn)</h4>",
-            f"<p>{html.escape(fairness.attribute)} is not a feature; it is kept aside for this audit. Protected: "
-            f"{html.escape(fairness.attribute)} and age band; region and department are reported as possible "
-            "proxies. Disparate impact is a group's selection rate over the reference group's; a protected group "
-            f"outside [{low}, {high}] is flagged (the four-fifths rule). Intervals: 95 % bootstrap over test rows. "
-            f"{html.escape(CAVEAT)}</p>",
-            table_html(shown),
+        audit = table_view(fairness_audit if family is None else fairness_audit[fairness_audit["family"] == family])
+        marked = fairness_audit[fairness_audit["flagged"].astype(str).str.lower() == "true"]
+        flagged = [
+            f"{f} {a} {g}: disparate impact {d:.4f}"
+            for f, a, g, d in zip(marked["family"], marked["attribute"], marked["group"], marked["disparate_impact"])
         ]
-        if fairness_summary is not None:
-            parts += ["<h4>Between-group differences and ratios, every family</h4>", table_html(fairness_summary)]
-        if not flagged.empty:
-            found = [
-                f"{f} {a} {g}: disparate impact {d:.4f}"
-                for f, a, g, d in zip(
-                    flagged["family"], flagged["attribute"], flagged["group"], flagged["disparate_impact"]
-                )
-            ]
-            parts.append(f'<p class="missing">Flagged: {html.escape("; ".join(found))}</p>')
-    if importance is not None:
-        parts += [
-            "<h4>Permutation importance of the recommender (original columns, test part)</h4>",
-            table_html(importance),
-        ]
-    return _section("tabular", parts, missing)
+    html = render(
+        "recommender.html.j2",
+        best_model=None
+        if best_model is None
+        else ", ".join(f"{k} {_show(v)}" for k, v in best_model.items() if not isinstance(v, dict | list)),
+        model_comparison=None if model_comparison is None else table_view(model_comparison),
+        family=family,
+        fairness=fairness,
+        bounds=fairness.disparate_impact_bounds,
+        caveat=CAVEAT,
+        audit=audit,
+        summary=None if fairness_summary is None else table_view(fairness_summary),
+        flagged=flagged,
+        importance=None if importance is None else table_view(importance),
+    )
+    return _section("tabular", html, missing)
 
 
 def render_image_section(
@@ -220,14 +285,13 @@ def render_image_section(
     """One CNN: accuracy per epoch, validation metrics and the model summary."""
     inputs = {"history": history, "val_metrics": val_metrics, "model_summary": model_summary}
     missing = [name for name, value in inputs.items() if value is None]
-    parts = []
-    if val_metrics is not None:
-        parts.append(table_html(pd.DataFrame([val_metrics])))
-    if history is not None:
-        parts.append(figure_html(history_figure, "training and validation accuracy and loss per epoch"))
-    if model_summary is not None:
-        parts.append(f"<details><summary>Model summary</summary><pre>{html.escape(model_summary)}</pre></details>")
-    return _section("image", parts, missing)
+    html = render(
+        "image.html.j2",
+        val_metrics=None if val_metrics is None else table_view(pd.DataFrame([val_metrics])),
+        history_figure=None if history is None else image_uri(history_figure),
+        model_summary=model_summary,
+    )
+    return _section("image", html, missing)
 
 
 def render_image_overview(
@@ -246,40 +310,45 @@ def render_image_overview(
         "image_samples_val@image": sample_grid_val,
     }
     missing = [name for name, value in inputs.items() if value is None]
-    parts = []
+    counts = None
     if class_counts is not None:
-        counts = class_counts.pivot_table(index="label", columns="split", values="count", aggfunc="sum").reset_index()
-        parts += ["<h3>Images per class and split</h3>", table_html(counts)]
-    for grid, split in ((sample_grid_train, "train"), (sample_grid_val, "val")):
-        if grid is not None:
-            parts.append(figure_html(grid, f"{labels[f'samples_{split}']}: sample images ({split})"))
-    if lenet_variants["val_accuracy"].notna().any():
-        parts += [f"<h3>LeNet variants ({labels['lenet_variants']})</h3>", table_html(lenet_variants)]
+        pivot = class_counts.pivot_table(index="label", columns="split", values="count", aggfunc="sum").reset_index()
+        counts = table_view(pivot)
+    grids = [
+        {"uri": image_uri(grid), "caption": f"{labels[f'samples_{split}']}: sample images ({split})"}
+        for grid, split in ((sample_grid_train, "train"), (sample_grid_val, "val"))
+        if grid is not None
+    ]
+    best = None
     if not class_accuracy.empty:
-        best = class_accuracy["model"].iloc[0]
-        parts += [
-            f"<h3>Best CNN: {html.escape(best)}</h3>",
-            figure_html(best_confusion_figure, "validation confusion matrix"),
-            table_html(class_accuracy.drop(columns="model")),
-        ]
-    return _section("image", parts, missing)
+        best = {
+            "model": str(class_accuracy["model"].iloc[0]),
+            "confusion": image_uri(best_confusion_figure),
+            "class_accuracy": table_view(class_accuracy.drop(columns="model")),
+        }
+    html = render(
+        "image_overview.html.j2",
+        class_counts=counts,
+        grids=grids,
+        lenet_variants=table_view(lenet_variants) if lenet_variants["val_accuracy"].notna().any() else None,
+        labels=labels,
+        best=best,
+    )
+    return _section("image", html, missing)
 
 
-def _source_item(title: str, source: dict[str, Any] | None) -> str:
+def _source(title: str, source: dict[str, Any] | None) -> dict[str, Any]:
     """One line of the report's "Data shown" list: where the input came from, its size and content hash."""
     if not source:
-        return f"<li>{html.escape(title)}: unknown (its data_processing run predates source fingerprints)</li>"
-    origin = source["synthetic"] or source["source"]
-    warning = (
-        " <strong class=\"missing\">Generated data, not the study's: numbers beside the study's are not comparable."
-        "</strong>"
-        if source["synthetic"]
-        else ""
-    )
-    return (
-        f"<li>{html.escape(title)}: {html.escape(origin)}; {source['rows']:,} rows, SHA-256 "
-        f"<code>{source['sha256'][:16]}</code>.{warning}</li>"
-    )
+        return {"title": title, "known": False}
+    return {
+        "title": title,
+        "known": True,
+        "origin": source["synthetic"] or source["source"],
+        "synthetic": bool(source["synthetic"]),
+        "rows": f"{source['rows']:,}",
+        "sha256": source["sha256"][:16],
+    }
 
 
 def render_report(
@@ -297,61 +366,33 @@ def render_report(
     tasks, labels = report.tasks, report.figure_labels
     everything = {"eda": eda, "image data": image_overview, **sections}
     missing = [
-        f"<li><code>{html.escape(name)}</code>: {html.escape(', '.join(part['missing']))} "
-        f"(run <code>{html.escape(tasks[part['task']].run)}</code> first)</li>"
+        {"name": name, "inputs": part["missing"], "run": tasks[part["task"]].run}
         for name, part in everything.items()
         if part["missing"]
     ]
-    body = [
-        f"<h1>{html.escape(report.title)}</h1>",
-        f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by the <code>reporting</code> pipeline.</p>",
-        "<h2>Data shown</h2><ul>",
-        *(
-            _source_item(tasks[task].title, source)
-            for task, source in (("tabular", employees_source), ("image", images_source))
-        ),
-        "</ul>",
+    sources = {"tabular": employees_source, "image": images_source}
+    comparisons = [
+        {
+            "title": tasks[task].title,
+            "synthetic": bool(sources[task] and sources[task].get("synthetic")),
+            "table": comparison_view(table, report),
+        }
+        for task, table in (("tabular", tabular_comparison), ("image", image_comparison))
     ]
-    caveat = {
-        task: '<p class="missing">Generated data: the study column is not comparable with this run.</p>'
-        if source and source.get("synthetic")
-        else ""
-        for task, source in (("tabular", employees_source), ("image", images_source))
-    }
-    if missing:
-        body += [
-            '<div class="missing"><h2>Missing parts</h2><p>These inputs were not found, so their parts '
-            "of the report are left out:</p><ul>",
-            *missing,
-            "</ul></div>",
-        ]
-    body += [
-        "<h2>Comparison</h2>",
-        markdown_html(summary),
-        f"<h3>{html.escape(tasks['tabular'].title)}: this run beside the study</h3>",
-        caveat["tabular"],
-        table_html(tabular_comparison),
-        f"<h3>{html.escape(tasks['image'].title)}: this run beside the study</h3>",
-        caveat["image"],
-        table_html(image_comparison),
-        f"<h2>{html.escape(tasks['eda'].title)}</h2>",
-        eda["html"],
-    ]
-    for task in ("tabular", "image"):
-        body.append(f"<h2>{html.escape(tasks[task].title)}</h2>")
-        if task == "image":
-            body.append(image_overview["html"])
-        for name, section in sections.items():
-            if section["task"] == task:
-                label = "; ".join(f"{k}: {v}" for k, v in labels.get(name, {}).items())
-                body += [
-                    f"<h3>{html.escape(name)}</h3>",
-                    f"<p><em>Study {html.escape(label)}</em></p>" if label else "",
-                    section["html"],
-                ]
-    return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(report.title)}</title><style>{STYLE}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
+    # the sections' HTML comes from the section templates (values escaped there): passed on as markup
+    parts = {"eda": [{"name": None, "html": Markup(eda["html"])}], "tabular": [], "image": []}
+    parts["image"].append({"name": None, "html": Markup(image_overview["html"])})
+    for name, section in sections.items():
+        label = "; ".join(f"{k}: {v}" for k, v in labels.get(name, {}).items())
+        parts[section["task"]].append({"name": name, "label": label, "html": Markup(section["html"])})
+    return render(
+        "report.html.j2",
+        title=report.title,
+        generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        sources=[_source(tasks[task].title, source) for task, source in sources.items()],
+        missing=missing,
+        summary=Markup(markdown_html(summary)),
+        comparisons=comparisons,
+        not_ranked=report.not_ranked,
+        tasks=[{"title": tasks[task].title, "parts": parts[task]} for task in ("eda", "tabular", "image")],
     )

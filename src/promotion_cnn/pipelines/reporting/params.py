@@ -55,3 +55,10 @@ class Report(Params):
     figure_labels: dict[str, dict[str, str]] = Field(
         description="Per section or model: figure -> where it stands in the study (e.g. Fig. 3)."
     )
+    not_ranked: list[str] = Field(
+        default=["threshold"],
+        description="Comparison-table metrics that are not scores: their best value is not highlighted.",
+    )
+    lower_is_better: list[str] = Field(
+        default=[], description="Comparison-table metrics whose best value is the lowest (losses, errors)."
+    )
