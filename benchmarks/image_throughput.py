@@ -4,7 +4,7 @@ Both train the same seeded model (architecture, input size, precision and augmen
 from the project's parameters, ``--env`` included) on the same few hundred training images,
 in the same process, one after the other:
 
-- project: ``promotion_cnn.pipelines.image_modelling.input_pipeline.make_dataset`` (each image
+- project: ``promotion_cnn.images.input_pipeline.make_dataset`` (each image
   decoded once, resized tensors cached, seeded shuffle, the model's augmentation on the fly,
   parallel map, prefetch);
 - tutorial: ``keras.utils.image_dataset_from_directory`` on a folder of links to the same files,
@@ -120,8 +120,8 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    from promotion_cnn.images.input_pipeline import clear_decoded_cache, make_dataset
     from promotion_cnn.pipelines.image_modelling.architectures import build_architecture
-    from promotion_cnn.pipelines.image_modelling.input_pipeline import clear_decoded_cache, make_dataset
 
     parameters = project_parameters(args.env)
     paths, labels = sample_training_images(args.data, args.images_per_class, args.seed)

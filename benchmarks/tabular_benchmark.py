@@ -73,9 +73,9 @@ def run_kedro(env: str, overrides: dict, whole: bool = False) -> dict[str, Any]:
     """
     from kedro.framework.project import pipelines
 
-    from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+    from promotion_cnn.model_lists import load_model_lists
 
-    families = tuple(MODEL_FAMILIES) if whole else FAMILIES
+    families = tuple(load_model_lists(ROOT).families) if whole else FAMILIES
     timer = NodeTimer()
     started = time.perf_counter()
     with KedroSession.create(project_path=ROOT, env=env, runtime_params=overrides) as session:
@@ -87,7 +87,7 @@ def run_kedro(env: str, overrides: dict, whole: bool = False) -> dict[str, Any]:
         ]
         session.run(pipeline_names=["tabular_modelling"], node_names=nodes)
         context = session.load_context()
-        metrics = {f: context.catalog.load(f"{f}.test_metrics") for f in families}
+        metrics = {f: context.catalog.load(f"test_metrics_{f}") for f in families}
     return {"wall_seconds": time.perf_counter() - started, "node_seconds": timer.seconds, "test_metrics": metrics}
 
 
@@ -98,6 +98,8 @@ def run_plain(env: str, overrides: dict) -> dict[str, Any]:
     from promotion_cnn.pipelines.data_processing.params import Reduction, Split
     from promotion_cnn.pipelines.tabular_modelling import nodes as tm
     from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
+    from promotion_cnn.tabular import features as ft
+    from promotion_cnn.tabular.tables import validate_table
 
     with KedroSession.create(project_path=ROOT, env=env) as session:
         context = session.load_context()
@@ -106,14 +108,14 @@ def run_plain(env: str, overrides: dict) -> dict[str, Any]:
     started = time.perf_counter()
     schema, cleaning = EmployeesSchema(**params["employees_schema"]), Cleaning(**params["cleaning"])
     encoding = Encoding(**params["encoding"])
-    table = dp.validate_table(raw, schema)
-    table = dp.fill_missing_values(table, cleaning)
-    table = dp.drop_columns(table, cleaning)
-    table = dp.keep_columns(table, cleaning, schema)
-    table = dp.encode_ordinal(table, encoding)
-    table = dp.encode_flags(table, encoding)
-    table = dp.as_categories(table, encoding)
-    table = dp.one_hot_encode(table, encoding)
+    table = validate_table(raw, schema)
+    table = ft.fill_missing_values(table, cleaning)
+    table = ft.drop_columns(table, cleaning)
+    table = ft.keep_columns(table, cleaning, schema)
+    table = ft.encode_ordinal(table, encoding)
+    table = ft.encode_flags(table, encoding)
+    table = ft.as_categories(table, encoding)
+    table = ft.one_hot_encode(table, encoding)
     x_train, x_test, y_train, y_test = dp.split_train_test(table, schema, Split(**params["split"]))
     reducer = dp.fit_feature_reducer(x_train, Reduction(**params["reduction"]))
     metrics = {}

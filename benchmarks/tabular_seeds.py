@@ -64,10 +64,11 @@ def typed(params: dict[str, Any], families: list[str]) -> dict[str, Any]:
 
 def full_features(raw: pd.DataFrame, params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The validated table and its `full` feature table, through the project's processing nodes."""
-    from promotion_cnn.pipelines.data_processing import tabular_nodes as dp
+    from promotion_cnn.tabular import features as dp
+    from promotion_cnn.tabular.tables import validate_table
 
     schema, cleaning, encoding = params["employees_schema"], params["cleaning"], params["encoding"]
-    validated = dp.validate_table(raw, schema)
+    validated = validate_table(raw, schema)
     table = dp.fill_missing_values(validated, cleaning)
     table = dp.drop_columns(table, cleaning)
     table = dp.keep_columns(table, cleaning, schema)

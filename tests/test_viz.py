@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from promotion_cnn.local_processes import processes_with_env
-from promotion_cnn.pipelines.reporting.pipeline import IMAGE_MODELS
-from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+from promotion_cnn.model_lists import load_model_lists
 
 PROJECT = Path(__file__).resolve().parents[1]
 PIPELINES = {"__default__", "data_processing", "tabular_modelling", "image_modelling", "reporting"}
@@ -61,7 +60,8 @@ def test_build_is_a_static_site_with_every_pipeline(viz_build, graph):
 
 def test_model_variants_are_grouped_by_namespace(graph):
     namespaces = set(graph["modular_pipelines"])
-    assert namespaces >= {*MODEL_FAMILIES, *IMAGE_MODELS}
+    models = load_model_lists()
+    assert namespaces >= {*models.families, *models.image_models}
     roc_figure = datasets(graph)["random_forest.roc_figure"]
     assert roc_figure["modular_pipelines"] == ["random_forest"]
 
@@ -70,7 +70,7 @@ def test_key_datasets_carry_their_layer(graph):
     data = datasets(graph)
     expected = {
         "employees_validated": "intermediate",
-        "random_forest.test_metrics": "model_output",
+        "test_metrics_random_forest": "model_output",
         "promotion_rates": "reporting",
         "tabular_comparison": "reporting",
         "study_report": "reporting",
@@ -84,7 +84,7 @@ def test_key_datasets_carry_their_layer(graph):
 def test_report_is_wired_to_the_models_it_reports(graph):
     """In the whole-project graph the tabular metrics flow from their model's node into the report's nodes."""
     by_id = {node["id"]: node for node in graph["nodes"]}
-    metrics = datasets(graph)["random_forest.test_metrics"]["id"]
+    metrics = datasets(graph)["test_metrics_random_forest"]["id"]
     tasks = {node["id"] for node in graph["nodes"] if node["type"] == "task"}
 
     def named(ids) -> set[tuple[str, tuple[str, ...]]]:

@@ -1,31 +1,40 @@
 """Project pipelines."""
 
-from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-from promotion_cnn.pipelines import data_processing
+from promotion_cnn.model_lists import load_model_lists
+from promotion_cnn.pipelines import (
+    data_processing,
+    image_modelling,
+    image_prediction,
+    promotion_scoring,
+    reporting,
+    tabular_modelling,
+)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines.
+    """Register the project's six pipelines, built from the model lists of the parameters.
 
-    ``find_pipelines`` discovers ``data_processing``, ``tabular_modelling``,
-    ``image_modelling``, ``promotion_scoring`` and ``reporting`` (Kedro loads
-    only those a run asks for). Each modelling pipeline is registered together
-    with the processing nodes it needs, so ``kedro run --pipeline
-    tabular_modelling`` works on a fresh clone with no earlier run.
-    ``promotion_scoring`` holds its own feature nodes and reads the latest saved
-    ``recommender``, which ``tabular_modelling`` writes; ``__default__`` runs
-    everything, scoring after modelling.
+    ``data_processing``, ``tabular_modelling``, ``image_modelling``, ``image_prediction``, ``promotion_scoring``
+    and ``reporting``. The tabular families and image models are the parameter blocks of ``conf/base``
+    (``promotion_cnn.model_lists``), passed to each ``create_pipeline``: adding a model is a YAML edit. Each
+    modelling pipeline is registered together with the processing nodes it needs, so ``kedro run --pipeline
+    tabular_modelling`` works on a fresh clone with no earlier run. ``promotion_scoring`` holds its own feature
+    nodes and reads the latest saved ``recommender``, which ``tabular_modelling`` writes; ``image_prediction``
+    reads the image models' latest validation metrics; ``__default__`` runs everything, scoring after modelling.
     """
-    pipelines = find_pipelines(raise_errors=True)
-    processing = {
-        "tabular_modelling": data_processing.create_tabular_pipeline,
-        "image_modelling": data_processing.create_image_pipeline,
+    models = load_model_lists()
+    families, image_models = models.families, models.image_models
+    pipelines = {
+        "data_processing": data_processing.create_pipeline(),
+        "tabular_modelling": data_processing.create_tabular_pipeline()
+        + tabular_modelling.create_pipeline(families=families),
+        "image_modelling": data_processing.create_image_pipeline()
+        + image_modelling.create_pipeline(image_models=image_models),
+        "image_prediction": image_prediction.create_pipeline(image_models=image_models),
+        "promotion_scoring": promotion_scoring.create_pipeline(),
+        "reporting": reporting.create_pipeline(families=families, image_models=image_models),
     }
-    for name, create_processing in processing.items():
-        if name in pipelines:
-            pipelines[name] = create_processing() + pipelines[name]
-    if "__default__" in pipelines:
-        pipelines["__default__"] = sum((p for n, p in pipelines.items() if n != "__default__"), Pipeline([]))
+    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

@@ -39,13 +39,28 @@ from kedro.io import AbstractDataset, AbstractVersionedDataset
 
 logger = logging.getLogger(__name__)
 
-TABULAR_FAMILIES = ("random_forest", "svm", "hist_gradient_boosting", "logistic_regression")
 MAX_PARAM_LENGTH = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 REPORTING_DIR = Path("data") / "08_reporting"
 PID_TAG = "promotion_cnn.pid"
 RAW_INPUTS = ("employees_raw", "employees_to_score", "images_raw", "new_images")
 VARIANT_METRICS = ("cv_f1", "cv_roc_auc", "cv_average_precision", "cv_f1_tuned", "train_accuracy", "fit_seconds")
 VARIANT_INFO = {"variant", "cv_method", "rows"}
+
+
+def namespace_item(name: str, node_namespace: str | None, namespaces: tuple[str, ...] = ()) -> tuple[str, str]:
+    """A dataset's model namespace and its name there: ``random_forest.model`` inside the namespace, and
+    ``test_metrics_random_forest`` mapped out of it (``model_lists.exported``), both belong to ``random_forest``.
+
+    The namespace is the node's (its top level); without a node, one of ``namespaces`` the name ends with."""
+    top = (node_namespace or "").split(".")[0]
+    candidates = (top,) if top else tuple(sorted(namespaces, key=len, reverse=True))
+    for namespace in candidates:
+        if name.startswith(f"{namespace}."):
+            return namespace, name.removeprefix(f"{namespace}.")
+        if name.endswith(f"_{namespace}"):
+            return namespace, name.removesuffix(f"_{namespace}")
+    namespace, _, item = name.rpartition(".")
+    return namespace, item
 
 
 def project_root() -> str:
@@ -280,14 +295,18 @@ class MlflowTrackingHook:
     def after_dataset_saved(self, dataset_name: str, data: Any, node: Any) -> None:
         if self._run_id is None:
             return
-        self._call(f"log {dataset_name}", self._record, dataset_name, data)
+        self._call(f"log {dataset_name}", self._record, dataset_name, data, getattr(node, "namespace", None))
 
-    def _record(self, name: str, data: Any) -> None:
-        namespace, _, item = name.rpartition(".")
-        if namespace in TABULAR_FAMILIES:
-            self._record_family(namespace, item, data)
-        elif name.startswith("fairness_audit_") and name.removeprefix("fairness_audit_") in TABULAR_FAMILIES:
-            self._record_fairness(name.removeprefix("fairness_audit_"), data)
+    def _record(self, name: str, data: Any, node_namespace: str | None = None) -> None:
+        from promotion_cnn.model_lists import load_model_lists
+
+        models = load_model_lists()
+        namespace, item = namespace_item(name, node_namespace, (*models.families, *models.image_models))
+        if namespace in models.families:
+            if item == "fairness_audit":
+                self._record_fairness(namespace, data)
+            else:
+                self._record_family(namespace, item, data)
         elif item in ("history", "val_metrics", "train_timing") and namespace:
             self._record_cnn(namespace, item, data)
         if item == "trained_model" or name == "recommender":  # registered once the run has succeeded

@@ -78,7 +78,7 @@ class RecommenderScorer:
 
     def score(self, employees: pd.DataFrame, source: str = "the request") -> pd.DataFrame:
         """``employee_id``, probability, recommended, rank, model, model_version: the batch pipeline's table."""
-        from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError
+        from promotion_cnn.tabular.tables import InvalidTableError
         from promotion_cnn.validation import ContractError, TableContract
 
         employees = employees.copy()

@@ -8,7 +8,7 @@ import pytest
 from promotion_cnn.datasets import generate_employees
 from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
-from promotion_cnn.pipelines.data_processing.tabular_nodes import as_categories, keep_columns, one_hot_encode
+from promotion_cnn.tabular.features import as_categories, keep_columns, one_hot_encode
 
 OUTPUTS = [
     "features_train",

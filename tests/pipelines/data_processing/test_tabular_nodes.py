@@ -8,19 +8,19 @@ from promotion_cnn.datasets import generate_employees
 from promotion_cnn.params import Cleaning, EmployeesSchema, Encoding
 from promotion_cnn.pipelines.data_processing.params import Reduction, Split
 from promotion_cnn.pipelines.data_processing.tabular_nodes import (
-    InvalidTableError,
-    TooFewRowsError,
+    fit_feature_reducer,
+    minimum_rows_per_class,
+    split_train_test,
+    summarise_feature_space,
+)
+from promotion_cnn.tabular.features import (
     drop_columns,
     encode_flags,
     encode_ordinal,
     fill_missing_values,
-    fit_feature_reducer,
-    minimum_rows_per_class,
     one_hot_encode,
-    split_train_test,
-    summarise_feature_space,
-    validate_table,
 )
+from promotion_cnn.tabular.tables import InvalidTableError, TooFewRowsError, validate_table
 
 
 @pytest.fixture(scope="module")

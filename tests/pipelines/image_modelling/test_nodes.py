@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from promotion_cnn.pipelines.image_modelling import input_pipeline
+from promotion_cnn.images import input_pipeline
 from promotion_cnn.pipelines.image_modelling.nodes import (
     HISTORY_COLUMNS,
     build_model,

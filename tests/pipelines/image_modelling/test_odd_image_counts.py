@@ -31,7 +31,7 @@ import sys
 from kedro.config import OmegaConfigLoader
 from promotion_cnn.datasets.image_folder import index_image_folder
 from promotion_cnn.pipelines.data_processing.image_nodes import count_images_per_class, validate_images
-from promotion_cnn.pipelines.image_modelling import IMAGE_MODELS
+from promotion_cnn.model_lists import load_model_lists
 from promotion_cnn.pipelines.image_modelling.nodes import build_model, evaluate_model, train_model
 from promotion_cnn.pipelines.data_processing.params import ImageValidation
 from promotion_cnn.pipelines.image_modelling.params import ImageModel, ImageTraining
@@ -44,7 +44,7 @@ validation = ImageValidation.model_validate(parameters["image_validation"])
 manifest = validate_images(index_image_folder(root), validation)[0]
 counts = count_images_per_class(manifest)
 training = ImageTraining.model_validate({**parameters["image_training"], "epochs": 1})
-for name in IMAGE_MODELS if names == "all" else names.split(","):
+for name in load_model_lists(project).image_models if names == "all" else names.split(","):
     block = parameters[name]
     model = ImageModel.model_validate({**block, "training": {**(block.get("training") or {}), "epochs": 1}})
     trained, history, timing = train_model(build_model(counts, model, training), manifest, model, training)

@@ -12,11 +12,14 @@ from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 
+from promotion_cnn.model_lists import exported, load_model_lists
 from promotion_cnn.pipelines.data_processing import create_image_pipeline
-from promotion_cnn.pipelines.image_modelling import IMAGE_MODELS, create_pipeline
+from promotion_cnn.pipelines.image_modelling import create_pipeline
 from promotion_cnn.settings import CONFIG_LOADER_ARGS
 
 OUTPUTS = ("trained_model", "history", "val_metrics", "val_confusion_matrix", "model_summary")
+CROSS_MODEL = {"val_metrics", "val_confusion_matrix"}  # mapped out of the namespace: <name>_<model>
+IMAGE_MODELS = tuple(load_model_lists().image_models)  # the project's image models (conf/base)
 TABULAR_NAMES = {
     "model",
     "threshold",
@@ -63,7 +66,8 @@ def test_every_model_is_a_tagged_namespace_with_the_agreed_outputs() -> None:
             "evaluate_model",
         ]
         assert all(n.tags == {"image", name} for n in nodes)
-        assert {f"{name}.{o}" for o in OUTPUTS} <= pipeline.all_outputs()
+        outputs = {exported(o, name) if o in CROSS_MODEL else f"{name}.{o}" for o in OUTPUTS}
+        assert outputs <= pipeline.all_outputs()
     assert not {d.split(".", 1)[-1] for d in pipeline.all_outputs()} & TABULAR_NAMES
     assert pipeline.inputs() == {
         "image_manifest",
@@ -77,7 +81,7 @@ def test_catalog_factories_give_each_namespace_its_own_files(project_root: Path,
     catalog = project_catalog(project_root, "base", tmp_path)
     for name in IMAGE_MODELS:
         for output in (*OUTPUTS, "train_timing"):
-            dataset = catalog.get(f"{name}.{output}")
+            dataset = catalog.get(exported(output, name) if output in CROSS_MODEL else f"{name}.{output}")
             assert f"/{name}/{output}" in str(dataset._describe()["filepath"]), (name, output)
     assert type(catalog.get("lenet.trained_model")).__name__ == "ImageModelDataset"
     assert type(catalog.get("image_samples_val@figure")).__name__ == "MatplotlibDataset"
@@ -100,18 +104,18 @@ def test_whole_image_pipeline_runs_on_tiny_images(
     assert Path("data/03_primary/image_manifest.parquet").exists()
     assert len(list(Path("data/08_reporting").glob("image_samples_*.png/*/*.png"))) == 2
     for name in IMAGE_MODELS:
-        metrics = catalog.load(f"{name}.val_metrics")
+        metrics = catalog.load(exported("val_metrics", name))
         assert metrics["epochs"] == (2 if name in ("alexnet_25_epochs", "resnet") else 1) and metrics["n_val"] == 20
         assert 0 <= metrics["val_accuracy"] <= 1
         history = catalog.load(f"{name}.history")
         assert list(history.columns[:5]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
-        assert catalog.load(f"{name}.val_confusion_matrix").drop(columns="actual").to_numpy().sum() == 20
+        assert catalog.load(exported("val_confusion_matrix", name)).drop(columns="actual").to_numpy().sum() == 20
         artifact = catalog.load(f"{name}.trained_model")  # the model describes itself, and the metrics name it
         assert artifact["model"].count_params() == metrics["n_params"]
         assert artifact["version"] == metrics["model_version"] and artifact["classes"] == metrics["classes"]
         assert artifact["model"].get_layer("rescale").scale == 1 / 255  # preprocessing travels with the model
         assert f"Total params: {metrics['n_params']:,}" in catalog.load(f"{name}.model_summary")
-    assert catalog.load("lenet_batch_8.val_metrics")["batch_size"] == 8
+    assert catalog.load("val_metrics_lenet_batch_8")["batch_size"] == 8
 
 
 def test_importing_the_registry_and_pipelines_does_not_import_tensorflow(project_root: Path) -> None:

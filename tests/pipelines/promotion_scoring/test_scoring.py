@@ -10,11 +10,11 @@ import pytest
 
 from promotion_cnn.datasets import SyntheticEmployeesDataset, generate_employees
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
-from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError
 from promotion_cnn.pipelines.promotion_scoring import create_pipeline
 from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
 from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
+from promotion_cnn.tabular.tables import InvalidTableError
 
 NO_CV = TabularProtocol(
     cv_folds=0, selection_metric="cv_f1_tuned", threshold_source="in_sample", random_state=0, n_jobs=1, progress=0

@@ -16,13 +16,14 @@ from kedro.validation.utils import get_typed_fields
 from PIL import Image
 
 from promotion_cnn.datasets import OptionalInputsHook, generate_employees
+from promotion_cnn.model_lists import exported, load_model_lists
 from promotion_cnn.pipelines.reporting import create_pipeline
 from promotion_cnn.pipelines.reporting.params import Comparison, Eda, Report
-from promotion_cnn.pipelines.reporting.pipeline import IMAGE_MODELS
-from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
 
 PROJECT = Path(__file__).resolve().parents[3]
 CLASSES = ["cat", "dog", "ship"]
+FAMILIES = tuple(load_model_lists().families)  # the project's tabular families and image models (conf/base)
+IMAGE_MODELS = tuple(load_model_lists().image_models)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,7 @@ def tabular_outputs(family: str, seed: int) -> dict[str, Any]:
                 "f1": 2 * precision * recall / (precision + recall),
             }
         ),
-        f"{family}.test_metrics": {
+        exported("test_metrics", family): {
             "variant": "deep",
             "threshold": 0.4,
             "accuracy": 0.8 + seed / 100,
@@ -124,7 +125,7 @@ def image_outputs(model: str, val_accuracy: float) -> dict[str, Any]:
     matrix = pd.DataFrame({"label": CLASSES, "cat": [8, 1, 1], "dog": [2, 6, 0], "ship": [0, 3, 9]})
     return {
         f"{model}.history": history,
-        f"{model}.val_metrics": {
+        exported("val_metrics", model): {
             "val_accuracy": val_accuracy,
             "val_loss": 1.7,
             "train_accuracy": 0.6,
@@ -136,7 +137,7 @@ def image_outputs(model: str, val_accuracy: float) -> dict[str, Any]:
             "image_size": 32,
             "batch_size": 16,
         },
-        f"{model}.val_confusion_matrix": matrix,
+        exported("val_confusion_matrix", model): matrix,
         f"{model}.model_summary": f'Model: "{model}"\nTotal params: 1,234',
     }
 
@@ -165,13 +166,13 @@ def tabular_inputs(employees) -> dict[str, Any]:
             "sha256": "cd" * 32,
         },
     }
-    for seed, family in enumerate(MODEL_FAMILIES):
+    for seed, family in enumerate(FAMILIES):
         data.update(tabular_outputs(family, seed))
-    data["best_tabular_model"] = {"family": next(iter(MODEL_FAMILIES)), "cv_f1_tuned": 0.5}
-    data["tabular_model_comparison"] = pd.DataFrame({"family": list(MODEL_FAMILIES), "cv_f1_tuned": 0.5})
+    data["best_tabular_model"] = {"family": next(iter(FAMILIES)), "cv_f1_tuned": 0.5}
+    data["tabular_model_comparison"] = pd.DataFrame({"family": list(FAMILIES), "cv_f1_tuned": 0.5})
     data["fairness_audit"] = pd.DataFrame(
         {
-            "family": next(iter(MODEL_FAMILIES)),
+            "family": next(iter(FAMILIES)),
             "attribute": "gender",
             "group": ["f", "m"],
             "selection_rate": [0.1, 0.1],
@@ -180,7 +181,7 @@ def tabular_inputs(employees) -> dict[str, Any]:
         }
     )
     data["fairness_summary"] = pd.DataFrame(
-        {"family": next(iter(MODEL_FAMILIES)), "attribute": ["gender"], "demographic_parity_ratio": [1.0]}
+        {"family": next(iter(FAMILIES)), "attribute": ["gender"], "demographic_parity_ratio": [1.0]}
     )
     data["permutation_importance"] = pd.DataFrame(
         {"feature": ["avg_training_score"], "importance_mean": [0.2], "importance_std": [0.01]}

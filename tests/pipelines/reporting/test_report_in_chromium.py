@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from promotion_cnn.local_processes import free_port, processes_with_env, stop
+from promotion_cnn.model_lists import exported, load_model_lists
 
 PROJECT = Path(__file__).resolve().parents[3]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -104,7 +105,7 @@ def decode(uri: str) -> str:
 
 def expected_figures(inputs: dict[str, Any]) -> dict[str, int]:
     """Figures the report must show, by caption (or its end), counted from the inputs it was built from."""
-    families = [key.removesuffix(".test_metrics") for key, value in inputs.items() if key.endswith(".test_metrics")]
+    families = [f for f in load_model_lists().families if exported("test_metrics", f) in inputs]
     cnns = [key.removesuffix(".history") for key, value in inputs.items() if key.endswith(".history")]
     calibrated = [f for f in families if (inputs.get(f"{f}.calibration") or {}).get("brier_score") is not None]
     grids = [split for split in ("train", "val") if inputs.get(f"image_samples_{split}@image") is not None]
@@ -152,7 +153,7 @@ def test_report_renders_in_chromium_with_every_figure_and_no_error(
     assert page["ready"] == "complete" and page["title"] == title and page["h1"] == [title]
     assert page["h2"] == ["Data shown", "Comparison", tasks["eda"].title, tasks["tabular"].title, tasks["image"].title]
     inputs = {**tabular_inputs, **image_inputs}
-    families = [key.removesuffix(".test_metrics") for key in inputs if key.endswith(".test_metrics")]
+    families = [f for f in load_model_lists().families if exported("test_metrics", f) in inputs]
     cnns = [key.removesuffix(".history") for key in inputs if key.endswith(".history")]
     assert {*families, "recommender", *cnns} <= set(page["h3"])
     assert errors == [], errors

@@ -35,7 +35,7 @@ def reporting_path(dataset) -> bool:
 
 def test_every_reporting_output_has_its_dataset(catalog):
     outputs = create_pipeline().all_outputs()
-    in_memory = {name for name in outputs if name.endswith(".report_section")} | IN_MEMORY
+    in_memory = {name for name in outputs if name.startswith("report_section_")} | IN_MEMORY
     for name in sorted(outputs - in_memory):
         dataset = catalog.get(name)
         if name.endswith("_figure"):

@@ -88,7 +88,7 @@ def test_threshold_figure_marks_the_chosen_threshold(fake_tabular):
 def test_confusion_matrix_reads_both_table_shapes(fake_tabular, fake_image):
     binary = plot_confusion_matrix(fake_tabular("rf", 0)["rf.confusion_matrix"])
     assert [t.get_text() for t in binary.axes[0].texts] == ["80", "10", "5", "5"]
-    ten = plot_confusion_matrix(fake_image("m", 0.5)["m.val_confusion_matrix"])
+    ten = plot_confusion_matrix(fake_image("m", 0.5)["val_confusion_matrix_m"])
     assert [t.get_text() for t in ten.axes[0].get_yticklabels()] == ["cat", "dog", "ship"]
 
 
@@ -136,16 +136,16 @@ def test_summary_ranks_by_f1_then_recall_and_names_the_highest_recall(reporting)
 
 def test_image_tables_and_best_cnn_class_accuracy(fake_image):
     outputs = {m: fake_image(m, acc) for m, acc in (("lenet", 0.4), ("alexnet", 0.6), ("lenet_dropout", 0.3))}
-    runs = tabulate_image_runs(**{m: o[f"{m}.val_metrics"] for m, o in outputs.items()}, missing_model=None)
+    runs = tabulate_image_runs(**{m: o[f"val_metrics_{m}"] for m, o in outputs.items()}, missing_model=None)
     assert runs["model"].tolist() == ["lenet", "alexnet", "lenet_dropout"]
     variants = tabulate_lenet_variants(
         runs,
         {"lenet_batch_8": {"train_accuracy": 0.859, "val_accuracy": 0.437}},
-        ["lenet", "lenet_batch_8", "lenet_dropout"],
+        **{m: None for m in ("lenet", "lenet_batch_8", "lenet_dropout")},  # the rows, in order
     )
     assert variants["val_accuracy"].tolist()[0] == 0.4 and np.isnan(variants["val_accuracy"].tolist()[1])
     assert variants["study_val_accuracy"].tolist()[1] == 0.437
-    accuracy = tabulate_class_accuracy(runs, **{m: o[f"{m}.val_confusion_matrix"] for m, o in outputs.items()})
+    accuracy = tabulate_class_accuracy(runs, **{m: o[f"val_confusion_matrix_{m}"] for m, o in outputs.items()})
     assert accuracy["model"].unique().tolist() == ["alexnet"]
     assert accuracy.set_index("label")["accuracy"].to_dict() == pytest.approx({"cat": 0.8, "dog": 0.6, "ship": 0.9})
 

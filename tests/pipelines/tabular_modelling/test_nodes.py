@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import make_classification
 
 from promotion_cnn.pipelines.data_processing.params import Reduction
-from promotion_cnn.pipelines.data_processing.tabular_nodes import TooFewRowsError, fit_feature_reducer
+from promotion_cnn.pipelines.data_processing.tabular_nodes import fit_feature_reducer
 from promotion_cnn.pipelines.tabular_modelling.nodes import (
     build_estimator,
     default_threshold,
@@ -17,9 +17,11 @@ from promotion_cnn.pipelines.tabular_modelling.nodes import (
     tune_threshold,
 )
 from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol, ThresholdRule
+from promotion_cnn.tabular.tables import TooFewRowsError
 
 FAMILY_CONFIG = {
     "estimator": "sklearn.linear_model.LogisticRegression",
+    "feature_set": "study",
     "base_params": {"max_iter": 500},
     "variants": {"strong": {"C": 1.0}, "weak": {"C": 1e-5}},
     "threshold": {"method": "f1", "value": None},

@@ -6,9 +6,13 @@ from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 
 from promotion_cnn.datasets import generate_employees
+from promotion_cnn.model_lists import exported, load_model_lists
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
 from promotion_cnn.pipelines.tabular_modelling import create_pipeline
-from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES, RECOMMENDER_CANDIDATES
+
+MODELS = load_model_lists()  # the project's tabular families (conf/base)
+MODEL_FAMILIES = tuple(MODELS.families)
+RECOMMENDER_CANDIDATES = MODELS.recommender_candidates
 
 
 class KeptDataset(MemoryDataset):
@@ -43,7 +47,7 @@ def test_every_family_is_trained_selected_and_evaluated(outputs, fast_params):
     for family in MODEL_FAMILIES:
         scores = outputs[f"{family}.variant_scores"]
         assert scores.variant.tolist() == list(fast_params[family]["variants"])
-        metrics = outputs[f"{family}.test_metrics"]
+        metrics = outputs[exported("test_metrics", family)]
         assert metrics["variant"] in scores.variant.tolist()
         assert metrics["n_test"] == 500 and 0 <= metrics["f1"] <= 1 and 0 <= metrics["roc_auc"] <= 1
         assert outputs[f"{family}.threshold"]["source"] == "out_of_fold"
@@ -51,8 +55,8 @@ def test_every_family_is_trained_selected_and_evaluated(outputs, fast_params):
 
 
 def test_random_forest_learns_the_planted_signal(outputs):
-    assert outputs["random_forest.test_metrics"]["roc_auc"] > 0.65
-    assert outputs["random_forest.test_metrics"]["f1"] > 0.2
+    assert outputs["test_metrics_random_forest"]["roc_auc"] > 0.65
+    assert outputs["test_metrics_random_forest"]["f1"] > 0.2
 
 
 def test_saved_model_includes_preprocessing(outputs):
@@ -68,7 +72,7 @@ def test_feature_space_is_summarised(outputs):
 def test_same_seeds_give_identical_metrics(outputs, fast_params):
     again = _run(fast_params)
     for family in MODEL_FAMILIES:
-        assert again[f"{family}.test_metrics"] == outputs[f"{family}.test_metrics"]
+        assert again[exported("test_metrics", family)] == outputs[exported("test_metrics", family)]
         assert (
             again[f"{family}.variant_scores"]
             .drop(columns="fit_seconds")
@@ -96,7 +100,7 @@ def test_study_faithful_protocol_runs_without_cross_validation(fast_params):
 def test_modern_families_train_on_the_full_features_without_pca(outputs, fast_params):
     assert [name for name, _ in outputs["hist_gradient_boosting.model"].steps] == ["model"]
     assert [name for name, _ in outputs["logistic_regression.model"].steps] == ["encode", "model"]
-    assert outputs["hist_gradient_boosting.test_metrics"]["roc_auc"] > 0.7
+    assert outputs["test_metrics_hist_gradient_boosting"]["roc_auc"] > 0.7
     assert outputs["full_features_test"].index.equals(outputs["features_test"].index)
 
 
@@ -106,7 +110,7 @@ def test_recommender_is_the_best_cross_validated_full_feature_family(outputs):
     assert (
         best["family"] == comparison.loc[comparison.cv_f1_tuned.idxmax(), "family"] == outputs["recommender"]["family"]
     )
-    assert best["test_metrics"] == outputs[f"{best['family']}.test_metrics"]
+    assert best["test_metrics"] == outputs[exported("test_metrics", best["family"])]
     assert outputs["recommender"]["threshold"] == outputs[f"{best['family']}.threshold"]
 
 
@@ -123,7 +127,7 @@ def test_fairness_audit_covers_every_family_by_gender_age_and_proxies(outputs):
     assert set(summary.family) == set(MODEL_FAMILIES) and len(summary) == 4 * len(MODEL_FAMILIES)
     for family in MODEL_FAMILIES:
         intervals = outputs[f"{family}.test_metric_intervals"].set_index("metric")
-        assert intervals.loc["f1", "value"] == pytest.approx(outputs[f"{family}.test_metrics"]["f1"])
+        assert intervals.loc["f1", "value"] == pytest.approx(outputs[exported("test_metrics", family)]["f1"])
         assert (intervals["low"] <= intervals["value"]).all() and (intervals["value"] <= intervals["high"]).all()
         calibration = outputs[f"{family}.calibration"]
         assert family == "svm" or 0 <= calibration["expected_calibration_error"] <= 1
@@ -133,3 +137,23 @@ def test_permutation_importance_names_original_columns(outputs):
     importance = outputs["permutation_importance"]
     assert set(importance.feature) == set(outputs["full_features_train"].columns)
     assert importance.feature.iloc[0] in {"avg_training_score", "previous_year_rating", "awards_won?", "department"}
+
+
+def test_feature_reducer_feeds_only_the_families_that_use_it():
+    """No false edge: ``feature_reducer`` is an input of a family's nodes only when its block sets use_reducer."""
+    pipeline = create_pipeline()
+    readers = {node.namespace for node in pipeline.nodes if "feature_reducer" in node.inputs}
+    assert (
+        readers == {name for name, family in MODELS.families.items() if family.use_reducer} == {"random_forest", "svm"}
+    )
+
+
+def test_families_come_from_their_parameter_blocks():
+    """A family passed in is a namespace with its feature set; candidates alone describe themselves."""
+    from promotion_cnn.model_lists import TabularFamily
+
+    families = {"extra_trees": TabularFamily("extra_trees", "full", False, True)}
+    pipeline = create_pipeline(families=families)
+    assert {n.namespace for n in pipeline.nodes} == {"extra_trees", None}
+    assert {"full_features_train", "candidate_extra_trees", "test_metrics_extra_trees"} <= pipeline.datasets()
+    assert "feature_reducer" not in pipeline.inputs()

@@ -22,6 +22,7 @@ NO_CV = TabularProtocol(
 
 LOGISTIC_CONFIG = {
     "estimator": "sklearn.linear_model.LogisticRegression",
+    "feature_set": "full",
     "use_reducer": False,
     "preprocessing": "one_hot_scale",
     "base_params": {"max_iter": 500},

@@ -1,5 +1,5 @@
 """image_modelling pipeline."""
 
-from .pipeline import IMAGE_MODELS, create_pipeline
+from .pipeline import create_pipeline
 
-__all__ = ["IMAGE_MODELS", "create_pipeline"]
+__all__ = ["create_pipeline"]

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from promotion_cnn.images.input_pipeline import make_dataset
+
 from .architectures import build_architecture
-from .input_pipeline import make_dataset
 from .params import ImageModel, ImageTraining
 from .training import keep_best_callback, make_loss, make_optimizer, progress_logger
 

@@ -78,7 +78,9 @@ TrainingOverrides = create_model(
 class ImageModel(Params):
     """One image model (``simple_cnn``, ``lenet``, ``resnet``, ``lenet_batch_8``, ...): architecture and size."""
 
-    architecture: Literal["simple_cnn", "lenet", "alexnet", "resnet"] = Field(description="The network's builder.")
+    architecture: Literal[tuple(ARCHITECTURES)] = Field(  # type: ignore[valid-type]
+        description="The network's builder: a key of architectures.ARCHITECTURES (simple_cnn, lenet, alexnet, resnet)."
+    )
     image_size: int = Field(gt=0, description="Training input, pixels a side.")
     eval_image_size: int | None = Field(
         default=None, gt=0, description="Validation / prediction input (fully convolutional only); null: image_size."

@@ -1,22 +1,16 @@
 """image_modelling: one build -> train -> evaluate template per architecture and variant (namespace)."""
 
+from collections.abc import Iterable
+
 from kedro.pipeline import Node, Pipeline, pipeline
+
+from promotion_cnn.model_lists import exported, load_model_lists
 
 from .nodes import build_model, evaluate_model, summarise_model, train_model
 
-IMAGE_MODELS = (
-    "simple_cnn",
-    "lenet",
-    "alexnet",
-    "lenet_batch_128",
-    "lenet_batch_8",
-    "lenet_size_128",
-    "lenet_kernel_2",
-    "lenet_dropout",
-    "alexnet_25_epochs",
-    "resnet",
-)
 SHARED_INPUTS = {"image_manifest", "image_class_counts"}
+# leave a model's namespace as <name>_<model> (model_lists.exported): read by image_prediction and reporting
+CROSS_MODEL_OUTPUTS = ("val_metrics", "val_confusion_matrix")
 
 
 def create_template() -> Pipeline:
@@ -53,8 +47,13 @@ def create_template() -> Pipeline:
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """The template instantiated once per image model, each in its own namespace, tagged ``image`` and its name."""
+def create_pipeline(image_models: Iterable[str] | None = None, **kwargs) -> Pipeline:
+    """The template instantiated once per image model, each in its own namespace, tagged ``image`` and its name.
+
+    ``image_models``: the image models of the parameters (``promotion_cnn.model_lists``; ``pipeline_registry``
+    passes them); by default those of the project's ``conf/base``.
+    """
+    image_models = load_model_lists().image_models if image_models is None else image_models
     template = create_template()
     return sum(
         (
@@ -62,10 +61,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 template,
                 namespace=name,
                 inputs=SHARED_INPUTS,
+                outputs={output: exported(output, name) for output in CROSS_MODEL_OUTPUTS},
                 parameters={"params:image_model": f"params:{name}", "params:image_training": "params:image_training"},
                 tags=["image", name],
             )
-            for name in IMAGE_MODELS
+            for name in image_models
         ),
         Pipeline([]),
     )

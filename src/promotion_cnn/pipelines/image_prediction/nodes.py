@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from promotion_cnn.datasets.image_folder import inspect_image
-from promotion_cnn.pipelines.image_modelling.input_pipeline import make_dataset
+from promotion_cnn.images.input_pipeline import make_dataset
 
 from .params import ImagePrediction
 

@@ -8,8 +8,8 @@ from typing import Any
 import pandas as pd
 
 from promotion_cnn.params import EmployeesSchema
-from promotion_cnn.pipelines.data_processing.tabular_nodes import InvalidTableError, validate_table
-from promotion_cnn.pipelines.tabular_modelling.nodes import predict_scores
+from promotion_cnn.tabular.scoring import predict_scores
+from promotion_cnn.tabular.tables import InvalidTableError, validate_table
 
 from .params import PromotionScoring
 

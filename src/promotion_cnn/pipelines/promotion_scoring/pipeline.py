@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline, pipeline
 
-from promotion_cnn.pipelines.data_processing.tabular_pipeline import (
+from promotion_cnn.tabular.feature_pipeline import (
     FULL_FEATURES,
     create_feature_pipeline,
     feature_set_parameters,

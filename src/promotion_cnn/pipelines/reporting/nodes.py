@@ -119,8 +119,15 @@ def compare_image_models(
     return _long_comparison(val_metrics, published, comparison.image_metrics, comparison.no_difference)
 
 
-def tabulate_lenet_variants(image_runs: pd.DataFrame, published: dict[str, dict], models: list[str]) -> pd.DataFrame:
-    """The LeNet variants' training and validation accuracy, this run and the study's (study Fig. 12)."""
+def tabulate_lenet_variants(
+    image_runs: pd.DataFrame, published: dict[str, dict], **lenet_val_metrics: dict[str, Any] | None
+) -> pd.DataFrame:
+    """The LeNet variants' training and validation accuracy, this run and the study's (study Fig. 12).
+
+    One row per LeNet model (every image model whose architecture is ``lenet``), in the order of its
+    ``val_metrics`` inputs; the numbers come from ``image_runs`` (a model never trained: empty cells).
+    """
+    models = list(lenet_val_metrics)
     table = pd.DataFrame({"model": models}).merge(image_runs, on="model", how="left")
     table["study_train_accuracy"] = [published.get(m, {}).get("train_accuracy", np.nan) for m in models]
     table["study_val_accuracy"] = [published.get(m, {}).get("val_accuracy", np.nan) for m in models]

@@ -1,6 +1,7 @@
 """Typed parameters of reporting: the EDA figures, how models are ranked, and the report's titles and labels.
 
-``reporting.published`` (the study's numbers) and ``reporting.lenet_variants`` are data, passed as they are.
+``reporting.published`` (the study's numbers) is data, passed as it is. The rows of the LeNet variant table are the
+image models whose architecture is ``lenet`` (``promotion_cnn.model_lists``), not a parameter.
 """
 
 from __future__ import annotations

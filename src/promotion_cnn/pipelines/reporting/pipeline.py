@@ -2,14 +2,17 @@
 
 Per-model nodes live in the model's own namespace (``random_forest``, ``lenet``, ...),
 next to the nodes that trained it, so kedro-viz groups each model's training and
-reporting together. Every node is tagged ``reporting``: ``OptionalInputsHook``
+reporting together. A dataset read across namespaces is mapped out of its namespace as ``<name>_<namespace>``
+(``test_metrics_random_forest``, ``val_metrics_lenet``, ``report_section_lenet``), by the template that writes it
+and by the reporting template of the same namespace alike. Every node is tagged ``reporting``: ``OptionalInputsHook``
 (``datasets/optional.py``) uses the tag to turn inputs that no run produced into ``None``.
 """
 
+from collections.abc import Mapping
+
 from kedro.pipeline import Node, Pipeline, pipeline
 
-from promotion_cnn.pipelines.image_modelling.pipeline import IMAGE_MODELS
-from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
+from promotion_cnn.model_lists import TabularFamily, exported, load_model_lists
 
 from .html import (
     render_eda_section,
@@ -140,14 +143,19 @@ def create_image_template() -> Pipeline:
     )
 
 
-def create_comparison_pipeline() -> Pipeline:
-    """Cross-model tables beside the study's numbers, the best CNN, the comparison and the report."""
+def create_comparison_pipeline(families: list[str], image_models: list[str], lenet_models: list[str]) -> Pipeline:
+    """Cross-model tables beside the study's numbers, the best CNN, the comparison and the report.
+
+    ``lenet_models``: the rows of the LeNet variant table (study Fig. 12): the image models built by ``lenet``.
+    """
     published = "params:reporting.published"
     comparison = "params:reporting.comparison"
-    val_metrics = {model: f"{model}.val_metrics" for model in IMAGE_MODELS}
-    confusion = {model: f"{model}.val_confusion_matrix" for model in IMAGE_MODELS}
-    sections = {name: f"{name}.report_section" for name in MODEL_FAMILIES}
-    sections |= {"recommender": "recommender_section"} | {name: f"{name}.report_section" for name in IMAGE_MODELS}
+    val_metrics = {model: exported("val_metrics", model) for model in image_models}
+    confusion = {model: exported("val_confusion_matrix", model) for model in image_models}
+    sections = {name: exported("report_section", name) for name in families}
+    sections |= {"recommender": "recommender_section"} | {
+        name: exported("report_section", name) for name in image_models
+    }
     return Pipeline(
         [
             Node(
@@ -155,7 +163,7 @@ def create_comparison_pipeline() -> Pipeline:
                 {
                     "published": f"{published}.tabular",
                     "comparison": comparison,
-                    **{family: f"{family}.test_metrics" for family in MODEL_FAMILIES},
+                    **{family: exported("test_metrics", family) for family in families},
                 },
                 "tabular_comparison",
                 name="compare_tabular_models",
@@ -169,7 +177,11 @@ def create_comparison_pipeline() -> Pipeline:
             ),
             Node(
                 tabulate_lenet_variants,
-                ["image_runs", f"{published}.image", "params:reporting.lenet_variants"],
+                {
+                    "image_runs": "image_runs",
+                    "published": f"{published}.image",
+                    **{model: val_metrics[model] for model in lenet_models},
+                },
                 "lenet_variant_table",
                 name="tabulate_lenet_variants",
             ),
@@ -244,11 +256,43 @@ def create_comparison_pipeline() -> Pipeline:
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """The reporting pipeline: EDA, one template per model namespace, then the comparison and the report."""
+def create_pipeline(
+    families: Mapping[str, TabularFamily] | None = None, image_models: Mapping[str, str] | None = None, **kwargs
+) -> Pipeline:
+    """The reporting pipeline: EDA, one template per model namespace, then the comparison and the report.
+
+    ``families`` and ``image_models`` (name -> architecture): the models of the parameters
+    (``promotion_cnn.model_lists``; ``pipeline_registry`` passes them); by default those of ``conf/base``.
+    """
+    if families is None or image_models is None:
+        lists = load_model_lists()
+        families = lists.families if families is None else families
+        image_models = lists.image_models if image_models is None else image_models
     tabular = [
-        pipeline(create_tabular_template(), namespace=family, tags=["tabular", family]) for family in MODEL_FAMILIES
+        pipeline(
+            create_tabular_template(),
+            namespace=family,
+            inputs={"test_metrics": exported("test_metrics", family)},
+            outputs={"report_section": exported("report_section", family)},
+            tags=["tabular", family],
+        )
+        for family in families
     ]
-    image = [pipeline(create_image_template(), namespace=model, tags=["image", model]) for model in IMAGE_MODELS]
-    parts = [create_eda_pipeline(), *tabular, *image, create_comparison_pipeline()]
+    image = [
+        pipeline(
+            create_image_template(),
+            namespace=model,
+            inputs={"val_metrics": exported("val_metrics", model)},
+            outputs={"report_section": exported("report_section", model)},
+            tags=["image", model],
+        )
+        for model in image_models
+    ]
+    lenet = [model for model, architecture in image_models.items() if architecture == "lenet"]
+    parts = [
+        create_eda_pipeline(),
+        *tabular,
+        *image,
+        create_comparison_pipeline(list(families), list(image_models), lenet),
+    ]
     return pipeline(sum(parts, Pipeline([])), tags="reporting")

@@ -30,9 +30,9 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.svm import SVC
-from threadpoolctl import threadpool_limits
 
-from promotion_cnn.pipelines.data_processing.tabular_nodes import TooFewRowsError
+from promotion_cnn.tabular.scoring import predict_scores, single_threaded
+from promotion_cnn.tabular.tables import TooFewRowsError
 
 from .params import ModelFamily, TabularProtocol
 
@@ -82,12 +82,6 @@ def build_estimator(family: ModelFamily, variant: str, reducer: BaseEstimator | 
     return Pipeline([*steps, *_preprocessor(family.preprocessing), ("model", classifier)])
 
 
-def single_threaded() -> threadpool_limits:
-    """OpenMP limited to one thread (a context manager): fits run in parallel (``n_jobs``), and gradient
-    boosting's OpenMP threads slow down by orders of magnitude on a machine whose cores are busy."""
-    return threadpool_limits(limits=1, user_api="openmp")
-
-
 def fit_single_threaded(estimator: Pipeline, x: pd.DataFrame, y: np.ndarray) -> Pipeline:
     """Fit with OpenMP limited to one thread; a classifier that threads itself (a forest's ``n_jobs``) keeps its
     threads for the fit, then predicts on one: a forest sums its trees in thread-completion order otherwise,
@@ -98,14 +92,6 @@ def fit_single_threaded(estimator: Pipeline, x: pd.DataFrame, y: np.ndarray) -> 
     if "n_jobs" in classifier.get_params(deep=False):
         classifier.set_params(n_jobs=1)
     return estimator
-
-
-def predict_scores(model: BaseEstimator, features: pd.DataFrame) -> np.ndarray:
-    """Positive-class scores: probabilities where the model has them, else decision values."""
-    with single_threaded():
-        if hasattr(model, "predict_proba"):
-            return model.predict_proba(features)[:, 1]
-        return model.decision_function(features)
 
 
 def default_threshold(model: BaseEstimator) -> float:
@@ -278,6 +264,13 @@ def evaluate_variants(
     return pd.DataFrame(rows), pd.DataFrame(oof), fitted
 
 
+def evaluate_variants_without_reducer(
+    features: pd.DataFrame, target: pd.DataFrame, family: ModelFamily, protocol: TabularProtocol
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Pipeline]]:
+    """``evaluate_variants`` of a family that uses no reducer (``use_reducer: false``): no feature_reducer input."""
+    return evaluate_variants(features, target, None, family, protocol)
+
+
 def select_variant(variant_scores: pd.DataFrame, protocol: TabularProtocol) -> str:
     """Pick the variant with the best selection metric (first listed wins ties)."""
     metric = protocol.selection_metric
@@ -325,6 +318,19 @@ def fit_selected_model(
     else:
         return model, pd.DataFrame()
     return model, pd.DataFrame({selected: scores})
+
+
+def fit_selected_model_without_reducer(
+    features: pd.DataFrame,
+    target: pd.DataFrame,
+    family: ModelFamily,
+    selected: str,
+    fitted_variants: dict[str, Pipeline],
+    oof_scores: pd.DataFrame,
+    protocol: TabularProtocol,
+) -> tuple[Pipeline, pd.DataFrame]:
+    """``fit_selected_model`` of a family that uses no reducer (``use_reducer: false``): no feature_reducer input."""
+    return fit_selected_model(features, target, None, family, selected, fitted_variants, oof_scores, protocol)
 
 
 def tune_threshold(

@@ -57,10 +57,24 @@ Calibration = Literal["sigmoid", "isotonic"] | None
 
 
 class ModelFamily(Params):
-    """One model family (``random_forest``, ``svm``, ``hist_gradient_boosting``, ...): estimator and variants."""
+    """One model family (``random_forest``, ``svm``, ``hist_gradient_boosting``, ...): its place in the pipelines
+    (feature set, reducer, candidacy: read at registration by ``promotion_cnn.model_lists``), estimator, variants."""
 
     estimator: str = Field(pattern=r"^[\w.]+\.\w+$", description="Dotted path of the scikit-learn classifier.")
-    use_reducer: bool = Field(default=True, description="Min-max + PCA from data_processing, refitted per fold.")
+    feature_set: Literal["study", "full"] = Field(
+        description="study: the study's one-hot features (features_train ...); full: every column but the id and "
+        "gender (full_features_train ...)."
+    )
+    use_reducer: bool = Field(
+        default=True,
+        description="Min-max + PCA from data_processing, refitted per fold; study feature set only. feature_reducer "
+        "is an input of this family's nodes only when true.",
+    )
+    recommender_candidate: bool = Field(
+        default=False,
+        description="select_recommender may choose this family; full feature set only (promotion_scoring builds "
+        "those features for new employees).",
+    )
     preprocessing: Literal["none", "one_hot_scale"] | None = Field(
         default=None, description="none, or one_hot_scale: one-hot the category columns, standardise the rest."
     )
@@ -75,6 +89,14 @@ class ModelFamily(Params):
         min_length=1, description="Variant name -> estimator parameters (and optionally calibration)."
     )
     threshold: ThresholdRule = Field(description="How the decision threshold is chosen.")
+
+    @model_validator(mode="after")
+    def _feature_set(self) -> ModelFamily:
+        if self.use_reducer and self.feature_set != "study":
+            raise ValueError("use_reducer needs feature_set study (the reducer is fitted on the study's features)")
+        if self.recommender_candidate and self.feature_set != "full":
+            raise ValueError("recommender_candidate needs feature_set full (promotion_scoring builds those features)")
+        return self
 
     @model_validator(mode="after")
     def _variant_calibration(self) -> ModelFamily:

@@ -1,11 +1,22 @@
 """tabular_modelling: one train -> select -> tune threshold -> evaluate template per model family."""
 
+from collections.abc import Mapping
+
 from kedro.pipeline import Node, Pipeline, pipeline
 
-from promotion_cnn.pipelines.data_processing.tabular_pipeline import FULL_FEATURES, SPLIT_DATASETS, feature_set_dataset
+from promotion_cnn.model_lists import TabularFamily, exported, load_model_lists
+from promotion_cnn.tabular.feature_pipeline import FULL_FEATURES, SPLIT_DATASETS, feature_set_dataset
 
 from .assessment_nodes import assess_calibration, audit_fairness, bootstrap_test_metrics
-from .nodes import evaluate_model, evaluate_variants, fit_selected_model, select_variant, tune_threshold
+from .nodes import (
+    evaluate_model,
+    evaluate_variants,
+    evaluate_variants_without_reducer,
+    fit_selected_model,
+    fit_selected_model_without_reducer,
+    select_variant,
+    tune_threshold,
+)
 from .recommender_nodes import (
     combine_family_tables,
     describe_candidate,
@@ -13,30 +24,34 @@ from .recommender_nodes import (
     select_recommender,
 )
 
-# family -> the feature set it is trained on: "" for the study's (one-hot, PCA-able), FULL_FEATURES for the
-# un-reduced one. Families on the full feature set are the recommender's candidates (promotion_scoring builds
-# exactly those features for new employees).
-MODEL_FAMILIES = {
-    "random_forest": "",
-    "svm": "",
-    "hist_gradient_boosting": FULL_FEATURES,
-    "logistic_regression": FULL_FEATURES,
-}
-RECOMMENDER_CANDIDATES = tuple(f for f, features in MODEL_FAMILIES.items() if features == FULL_FEATURES)
-CROSS_FAMILY_OUTPUTS = (
-    "fairness_audit",
-    "fairness_summary",
-    "candidate",
-)  # leave the namespace as <name>_<family>: read across families
+# leave a family's namespace as <name>_<family> (model_lists.exported): read by other namespaces and pipelines
+CROSS_FAMILY_OUTPUTS = ("test_metrics", "fairness_audit", "fairness_summary", "candidate")
 
 
-def create_template() -> Pipeline:
-    """The generic template; ``params:family`` holds the estimator and its variants."""
+def _reducer_input(func, without_reducer, use_reducer: bool) -> tuple:
+    """The node function and its reducer input: ``feature_reducer`` only for families that use it (no false edge)."""
+    return (func, {"reducer": "feature_reducer"}) if use_reducer else (without_reducer, {})
+
+
+def create_template(use_reducer: bool = True) -> Pipeline:
+    """The generic template; ``params:family`` holds the estimator and its variants.
+
+    ``use_reducer``: ``feature_reducer`` is an input of ``evaluate_variants`` and ``fit_selected_model`` (families
+    whose block sets ``use_reducer: true``); otherwise the nodes get no reducer and kedro-viz draws no edge.
+    """
+    evaluate, evaluate_reducer = _reducer_input(evaluate_variants, evaluate_variants_without_reducer, use_reducer)
+    fit, fit_reducer = _reducer_input(fit_selected_model, fit_selected_model_without_reducer, use_reducer)
     return Pipeline(
         [
             Node(
-                evaluate_variants,
-                ["features_train", "target_train", "feature_reducer", "params:family", "params:tabular_protocol"],
+                evaluate,
+                {
+                    "features": "features_train",
+                    "target": "target_train",
+                    **evaluate_reducer,
+                    "family": "params:family",
+                    "protocol": "params:tabular_protocol",
+                },
                 ["variant_scores", "oof_scores", "fitted_variants"],
                 name="evaluate_variants",
             ),
@@ -44,17 +59,17 @@ def create_template() -> Pipeline:
                 select_variant, ["variant_scores", "params:tabular_protocol"], "selected_variant", name="select_variant"
             ),
             Node(
-                fit_selected_model,
-                [
-                    "features_train",
-                    "target_train",
-                    "feature_reducer",
-                    "params:family",
-                    "selected_variant",
-                    "fitted_variants",
-                    "oof_scores",
-                    "params:tabular_protocol",
-                ],
+                fit,
+                {
+                    "features": "features_train",
+                    "target": "target_train",
+                    **fit_reducer,
+                    "family": "params:family",
+                    "selected": "selected_variant",
+                    "fitted_variants": "fitted_variants",
+                    "oof_scores": "oof_scores",
+                    "protocol": "params:tabular_protocol",
+                },
                 ["model", "selected_oof_scores"],
                 name="fit_selected_model",
             ),
@@ -105,49 +120,58 @@ def create_template() -> Pipeline:
     )
 
 
-def _family_pipeline(template: Pipeline, family: str, features: str) -> Pipeline:
+def _family_pipeline(family: TabularFamily) -> Pipeline:
     """The template in the family's namespace, on its feature set; candidates also describe themselves."""
-    candidate = family in RECOMMENDER_CANDIDATES
-    if not candidate:
+    template = create_template(family.use_reducer)
+    if not family.recommender_candidate:
         template = template - Pipeline([n for n in template.nodes if n.name == "describe_candidate"])
+    shared = {"employees_validated"} | ({"feature_reducer"} if family.use_reducer else set())
     return pipeline(
         template,
-        namespace=family,
-        inputs={name: feature_set_dataset(features, name) for name in SPLIT_DATASETS}
-        | {"feature_reducer": "feature_reducer", "employees_validated": "employees_validated"},
+        namespace=family.name,
+        inputs={name: feature_set_dataset(family.feature_set, name) for name in SPLIT_DATASETS}
+        | {name: name for name in shared},
         parameters={
             "params:tabular_protocol": "params:tabular_protocol",
-            "params:family": f"params:{family}",
+            "params:family": f"params:{family.name}",
             "params:fairness": "params:fairness",
             "params:assessment.bootstrap": "params:assessment.bootstrap",
             "params:assessment.calibration": "params:assessment.calibration",
         },
-        outputs={name: f"{name}_{family}" for name in CROSS_FAMILY_OUTPUTS if candidate or name != "candidate"},
-        tags=["tabular", family],
+        outputs={
+            name: exported(name, family.name)
+            for name in CROSS_FAMILY_OUTPUTS
+            if family.recommender_candidate or name != "candidate"
+        },
+        tags=["tabular", family.name],
     )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """The template per model family (own namespace), then the fairness table, the recommender and its explanation."""
-    template = create_template()
-    families = sum((_family_pipeline(template, f, features) for f, features in MODEL_FAMILIES.items()), Pipeline([]))
+def create_pipeline(families: Mapping[str, TabularFamily] | None = None, **kwargs) -> Pipeline:
+    """The template per model family (own namespace), then the fairness table, the recommender and its explanation.
+
+    ``families``: the tabular families of the parameters (``promotion_cnn.model_lists``; ``pipeline_registry``
+    passes them); by default those of the project's ``conf/base``.
+    """
+    families = load_model_lists().families if families is None else families
+    candidates = [name for name, family in families.items() if family.recommender_candidate]
     recommender = Pipeline(
         [
             Node(
                 combine_family_tables,
-                {f: f"fairness_audit_{f}" for f in MODEL_FAMILIES},
+                {f: exported("fairness_audit", f) for f in families},
                 "fairness_audit",
                 name="combine_fairness_audits",
             ),
             Node(
                 combine_family_tables,
-                {f: f"fairness_summary_{f}" for f in MODEL_FAMILIES},
+                {f: exported("fairness_summary", f) for f in families},
                 "fairness_summary",
                 name="combine_fairness_summaries",
             ),
             Node(
                 select_recommender,
-                {"protocol": "params:tabular_protocol", **{f: f"candidate_{f}" for f in RECOMMENDER_CANDIDATES}},
+                {"protocol": "params:tabular_protocol", **{f: exported("candidate", f) for f in candidates}},
                 ["recommender", "best_tabular_model", "tabular_model_comparison"],
                 name="select_recommender",
             ),
@@ -165,4 +189,4 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         tags=["tabular", "recommender"],
     )
-    return families + recommender
+    return sum((_family_pipeline(family) for family in families.values()), Pipeline([])) + recommender

@@ -9,7 +9,9 @@ import pandas as pd
 from sklearn.inspection import permutation_importance
 from sklearn.pipeline import Pipeline
 
-from .nodes import release_workers, single_threaded
+from promotion_cnn.tabular.scoring import single_threaded
+
+from .nodes import release_workers
 from .params import PermutationImportanceParams, TabularProtocol
 
 logger = logging.getLogger(__name__)
