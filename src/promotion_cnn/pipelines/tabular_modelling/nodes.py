@@ -34,6 +34,7 @@ from sklearn.svm import SVC
 from promotion_cnn.tabular.scoring import predict_scores, single_threaded
 from promotion_cnn.tabular.tables import TooFewRowsError
 
+from .parallel import fits_backend, nested_on_threads
 from .params import ModelFamily, TabularProtocol
 
 logger = logging.getLogger(__name__)
@@ -171,10 +172,18 @@ def release_workers() -> None:
         executor.shutdown(wait=True, kill_workers=True)
 
 
-def run_fits(calls: Any, n_jobs: int, protocol: TabularProtocol, source: str, y: np.ndarray) -> list[dict]:
-    """Run independent fits in parallel; on a small table a fit's ``ValueError`` becomes a named ``TooFewRowsError``."""
+def run_fits(
+    calls: Any, n_jobs: int, protocol: TabularProtocol, source: str, y: np.ndarray, scatter: tuple = ()
+) -> list[dict]:
+    """Run independent fits in parallel (``protocol.parallel``: loky, threading or Dask; ``scatter``, the fits'
+    shared training data, goes to Dask workers once); on a small table a fit's ``ValueError`` becomes a named
+    ``TooFewRowsError``."""
+    calls = nested_on_threads(calls)
+    if not calls:  # nothing to fit: no cluster started, no data sent
+        return []
     try:
-        return Parallel(n_jobs=n_jobs, verbose=protocol.progress)(calls)
+        with fits_backend(protocol.parallel, scatter):
+            return Parallel(n_jobs=n_jobs, verbose=protocol.progress)(calls)
     except ValueError as error:
         counts = {label: int(np.sum(y == label)) for label in (1, 0)}
         if min(counts.values()) >= SMALL_CLASS:
@@ -249,7 +258,7 @@ def evaluate_variants(
         delayed(_fit_task)(build_estimator(family, variant, reducer), x, y, mask, oob, protocol)
         for variant, mask, oob in tasks
     )
-    results = run_fits(calls, _n_jobs(family, protocol), protocol, _source(features), y)
+    results = run_fits(calls, _n_jobs(family, protocol), protocol, _source(features), y, scatter=(x, y))
     rows, oof, fitted = [], {}, {}
     for variant, settings in family.variants.items():
         fits = [r for (v, *_), r in zip(tasks, results) if v == variant]
@@ -307,7 +316,7 @@ def fit_selected_model(
         delayed(_fit_task)(build_estimator(family, selected, reducer), x, y, mask, False, protocol, False)
         for mask in tasks
     )
-    results = run_fits(calls, _n_jobs(family, protocol), protocol, _source(features), y)
+    results = run_fits(calls, _n_jobs(family, protocol), protocol, _source(features), y, scatter=(x, y))
     model = fitted_variants[selected] if have_model else results.pop(0)["model"]
     if have_oof:
         scores = oof_scores[selected].to_numpy()

@@ -11,6 +11,34 @@ from promotion_cnn.params import Params
 SelectionMetric = Literal["cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "train_accuracy"]
 
 
+class ParallelFits(Params):
+    """Where the independent variant and fold fits run (``tabular_protocol.parallel``), through joblib.
+
+    ``loky`` (default) and ``threading`` run them on this machine, ``n_jobs`` at a time; ``dask`` runs them on a Dask
+    ``distributed`` cluster (joblib's Dask backend, every worker thread of the cluster, ``n_jobs`` not used): the
+    scheduler at ``scheduler_address``, or, with null, a ``LocalCluster`` started for the node and closed after it
+    (``n_workers`` processes of one thread each; null: one per core). ``distributed`` is imported only for ``dask``.
+    """
+
+    backend: Literal["loky", "threading", "dask"] = Field(
+        default="loky", description="loky | threading: this machine; dask: a Dask distributed cluster."
+    )
+    scheduler_address: str | None = Field(
+        default=None, description="dask: the scheduler to connect to, e.g. tcp://10.0.0.5:8786; null: a LocalCluster."
+    )
+    n_workers: int | None = Field(
+        default=None, ge=1, description="dask without an address: LocalCluster worker processes; null: one per core."
+    )
+
+    @model_validator(mode="after")
+    def _dask_only(self) -> ParallelFits:
+        if self.backend != "dask" and (self.scheduler_address is not None or self.n_workers is not None):
+            raise ValueError("scheduler_address and n_workers are for backend: dask")
+        if self.scheduler_address is not None and self.n_workers is not None:
+            raise ValueError("n_workers sizes a LocalCluster: leave it null with a scheduler_address")
+        return self
+
+
 class TabularProtocol(Params):
     """How every family is cross-validated, selected and thresholded (``tabular_protocol``)."""
 
@@ -28,6 +56,9 @@ class TabularProtocol(Params):
     )
     n_jobs: int = Field(description="Parallel fits of independent variants and folds (a family may set its own).")
     progress: int = Field(default=5, ge=0, description="joblib verbosity: progress of the fits on the console.")
+    parallel: ParallelFits = Field(
+        default_factory=ParallelFits, description="Where the fits run: loky (default), threading or a Dask cluster."
+    )
 
     @model_validator(mode="after")
     def _folds(self) -> TabularProtocol:
