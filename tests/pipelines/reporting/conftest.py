@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
-from kedro.io import DataCatalog, MemoryDataset
+from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 from kedro.validation.utils import get_typed_fields
 from PIL import Image
+from support import KeptDataset
 
 from promotion_cnn.datasets import OptionalInputsHook, generate_employees
 from promotion_cnn.model_lists import exported, load_model_lists
@@ -240,16 +241,6 @@ def make_catalog(parameters):
         return catalog
 
     return make
-
-
-class KeptDataset(MemoryDataset):
-    """In memory, by reference (as the project's figure datasets hand figures on), and kept after the run."""
-
-    def __init__(self):
-        super().__init__(copy_mode="assign")
-
-    def _release(self) -> None:
-        pass
 
 
 def run_pipeline(catalog: DataCatalog) -> dict[str, Any]:

@@ -13,14 +13,15 @@ import pytest
 
 from promotion_cnn.datasets import generate_employees
 from promotion_cnn.local_processes import processes_with_env
+from promotion_cnn.model_lists import exported, load_model_lists
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
 from promotion_cnn.pipelines.tabular_modelling import create_pipeline
-from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES
 
 ROWS = 1200  # tiny: a few seconds of fits per backend, still 50+ rows of each class in every fold
 
 
-OUTPUTS = [f"{family}.{output}" for family in MODEL_FAMILIES for output in ("test_metrics", "variant_scores")]
+FAMILIES = tuple(load_model_lists().families)
+OUTPUTS = [name for f in FAMILIES for name in (exported("test_metrics", f), f"{f}.variant_scores")]
 
 
 def _with(params: dict, protocol: dict, **families: dict) -> dict:
@@ -66,8 +67,9 @@ def test_dask_cluster_gives_the_loky_runs_metrics_to_the_last_digit(fast_params,
 
     assert all(count > 0 for count in ran_on.values()), ran_on  # both workers fitted
     print(f"dask run: {seconds:.1f} s, tasks per worker: {list(ran_on.values())}")
-    for family in MODEL_FAMILIES:
-        assert dask[f"{family}.test_metrics"] == loky[f"{family}.test_metrics"], family  # floats compared exactly
+    for family in FAMILIES:
+        metrics = exported("test_metrics", family)
+        assert dask[metrics] == loky[metrics], family  # floats compared exactly
         drop = ["fit_seconds"]
         assert (
             dask[f"{family}.variant_scores"]
@@ -89,7 +91,7 @@ y = table[["is_promoted"]]
 x = table[["previous_year_rating", "length_of_service", "avg_training_score"]].fillna(0)
 protocol = TabularProtocol(cv_folds=2, selection_metric="cv_f1", threshold_source="out_of_fold", random_state=0,
                            n_jobs=2, progress=0)
-family = ModelFamily(estimator="sklearn.linear_model.LogisticRegression", use_reducer=False,
+family = ModelFamily(estimator="sklearn.linear_model.LogisticRegression", feature_set="full", use_reducer=False,
                      variants={"default": {}, "strong": {"C": 0.05}}, threshold={"method": "f1"})
 scores, _, _ = nodes.evaluate_variants(x, y, None, family, protocol)
 assert len(scores) == 2, scores

@@ -4,6 +4,7 @@ import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
+from support import KeptDataset
 
 from promotion_cnn.datasets import generate_employees
 from promotion_cnn.model_lists import exported, load_model_lists
@@ -13,13 +14,6 @@ from promotion_cnn.pipelines.tabular_modelling import create_pipeline
 MODELS = load_model_lists()  # the project's tabular families (conf/base)
 MODEL_FAMILIES = tuple(MODELS.families)
 RECOMMENDER_CANDIDATES = MODELS.recommender_candidates
-
-
-class KeptDataset(MemoryDataset):
-    """A memory dataset the runner cannot release, so tests can read every intermediate output."""
-
-    def _release(self) -> None:
-        pass
 
 
 def _run(params: dict, seed: int = 3) -> dict:
