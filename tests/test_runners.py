@@ -82,8 +82,11 @@ def sequential(project) -> dict[str, dict]:
 
 @pytest.mark.parametrize("runner", ["ThreadRunner", "ParallelRunner"])
 def test_runner_gives_the_sequential_metrics_and_exits(project, sequential, runner):
+    # the fits reused by fit_selected_model pass as a file (persisted for orchestrators, docs/scaling.md), so this
+    # slice leaves ShareMemoryDatasetsHook nothing to share (tests/test_runner_hooks.py covers the hook)
+    fitted = [project / "data/06_models" / family / "fitted_variants.pkl" for family in FAMILIES]
+    for path in fitted:
+        path.unlink(missing_ok=True)
     output, metrics = _run(project, runner, "--namespaces", ",".join(FAMILIES))
     assert metrics == sequential
-    if runner == "ParallelRunner":
-        log = (project / "logs" / "kedro_run.log").read_text()  # the console shows warnings and stages only
-        assert "memory dataset(s) shared between processes" in log.split("Pipeline execution completed")[-2]
+    assert all(path.is_file() for path in fitted)

@@ -57,7 +57,7 @@ def share_memory_datasets(catalog: SharedMemoryDataCatalog, names: set[str]) -> 
 
 
 class ShareMemoryDatasetsHook:
-    """Under ParallelRunner, declared MemoryDatasets (``{family}.fitted_variants``, ``candidate_{family}``,
+    """Under ParallelRunner, declared MemoryDatasets (``candidate_{family}``,
     ``{arch}.untrained_model`` ...) and the report's cached figures pass between worker processes like Kedro's
     implicit datasets; other runners keep them in memory, uncopied."""
 

@@ -3,6 +3,7 @@ optional inputs, self-describing model artifacts."""
 
 from .csv_table import CSVTableDataset, EmptyFileError
 from .digits_images import DigitsImageFolderDataset, write_digits_folder
+from .figure import FigureDataset
 from .image_folder import ImageFileListDataset, ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
 from .mlflow_models import RegisteredImageModelsDataset, RegisteredRecommenderDataset
 from .model_artifacts import ImageModelDataset, StampedJSONDataset, StampedPickleDataset
@@ -13,6 +14,7 @@ __all__ = [
     "CSVTableDataset",
     "DigitsImageFolderDataset",
     "EmptyFileError",
+    "FigureDataset",
     "ImageFileListDataset",
     "ImageFolderDataset",
     "ImageModelDataset",
