@@ -161,8 +161,8 @@ def _train_accuracy(
 
 
 def _n_jobs(family: ModelFamily, protocol: TabularProtocol) -> int:
-    """Parallel fits for this family: its own ``n_jobs`` if set, else the protocol's."""
-    return int(family.n_jobs or protocol.n_jobs)
+    """Fits at a time for this family: its own ``parallel_fits`` if set, else the protocol's."""
+    return int(family.parallel_fits or protocol.parallel_fits)
 
 
 def release_workers() -> None:
