@@ -8,9 +8,9 @@ from sklearn.datasets import make_classification
 
 from promotion_cnn.pipelines.data_processing.params import Reduction
 from promotion_cnn.pipelines.data_processing.tabular_nodes import fit_feature_reducer
+from promotion_cnn.pipelines.tabular_modelling import nodes
+from promotion_cnn.pipelines.tabular_modelling.estimators import build_estimator
 from promotion_cnn.pipelines.tabular_modelling.nodes import (
-    build_estimator,
-    default_threshold,
     evaluate_model,
     evaluate_variants,
     fit_selected_model,
@@ -18,6 +18,7 @@ from promotion_cnn.pipelines.tabular_modelling.nodes import (
     tune_threshold,
 )
 from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol, ThresholdRule
+from promotion_cnn.pipelines.tabular_modelling.thresholds import default_threshold
 from promotion_cnn.tabular.tables import TooFewRowsError
 
 FAMILY_CONFIG = {
@@ -188,6 +189,19 @@ def test_a_fit_that_fails_on_a_small_table_is_named(data):
     )
     with pytest.raises(TooFewRowsError, match=r"small\.csv.*a fit on 24 training rows.*probably too small"):
         evaluate_variants(features, target, reducer, family, PROTOCOL)
+
+
+def test_each_variant_is_built_once_and_every_fit_fits_a_clone(data, monkeypatch):
+    built = {}
+
+    def build(family, variant, reducer):
+        built[variant] = build_estimator(family, variant, reducer)
+        return built[variant]
+
+    monkeypatch.setattr(nodes, "build_estimator", build)
+    evaluate_variants(*data, FAMILY, PROTOCOL)  # 3 folds per variant
+    assert list(built) == ["strong", "weak"]
+    assert not any(hasattr(estimator.named_steps["model"], "coef_") for estimator in built.values())
 
 
 def test_the_old_n_jobs_key_names_its_new_name():

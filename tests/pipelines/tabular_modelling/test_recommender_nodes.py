@@ -7,7 +7,8 @@ from pydantic import ValidationError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
-from promotion_cnn.pipelines.tabular_modelling.nodes import build_estimator, fit_selected_model
+from promotion_cnn.pipelines.tabular_modelling.estimators import build_estimator
+from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
 from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, PermutationImportanceParams, TabularProtocol
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
     combine_family_tables,
