@@ -46,7 +46,7 @@ from kedro.validation.parameter_validator import ParameterValidator  # noqa: E40
 
 from promotion_cnn.datasets import generate_employees  # noqa: E402
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline  # noqa: E402
-from promotion_cnn.pipelines.tabular_modelling import create_pipeline, nodes  # noqa: E402
+from promotion_cnn.pipelines.tabular_modelling import create_pipeline, cross_validation, parallel  # noqa: E402
 from promotion_cnn.pipelines.tabular_modelling.pipeline import MODEL_FAMILIES  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def run(rows: int, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
         elif name in outputs:
             catalog[name] = MemoryDataset(copy_mode="assign")
     nodes_with_fits = []
-    original = nodes.run_fits
+    original = cross_validation.run_fits
 
     def run_fits(calls, *args, scatter=(), **kwargs):
         calls = list(calls)
@@ -111,11 +111,11 @@ def run(rows: int, params: dict[str, Any]) -> tuple[dict[str, Any], int]:
             nodes_with_fits.append({"fits": len(calls), "x_y_pickled_bytes": payload})
         return original(calls, *args, scatter=scatter, **kwargs)
 
-    nodes.run_fits = run_fits
+    cross_validation.run_fits = run_fits
     try:
         SequentialRunner().run(pipeline, catalog)
     finally:
-        nodes.run_fits = original
+        cross_validation.run_fits = original
     return {name: catalog[name].load() for name in outputs}, nodes_with_fits
 
 
@@ -125,14 +125,14 @@ def measure(rows: int, workers: int) -> dict[str, Any]:
     )
     client = distributed.Client(cluster)
     results: dict[str, Any] = {}
-    original_backend = nodes.fits_backend
+    original_backend = parallel.fits_backend
     original_weakrefable = joblib._dask.is_weakrefable
     try:
         client.run(count_received_bytes)
         params = parameters(cluster.scheduler_address)
         for mode in MODES:
             if mode != "scatter":
-                nodes.fits_backend = lambda parallel, scatter=(): original_backend(parallel, ())
+                parallel.fits_backend = lambda parallel, scatter=(): original_backend(parallel, ())
             if mode == "inline":
                 joblib._dask.is_weakrefable = lambda obj: False
             client.run(lambda dask_worker: dask_worker.transfer_incoming_log.clear())
@@ -141,7 +141,7 @@ def measure(rows: int, workers: int) -> dict[str, Any]:
             metrics, fit_nodes = run(rows, params)
             seconds = time.perf_counter() - started
             after = client.run(received)
-            nodes.fits_backend, joblib._dask.is_weakrefable = original_backend, original_weakrefable
+            parallel.fits_backend, joblib._dask.is_weakrefable = original_backend, original_weakrefable
             results[mode] = {
                 "bytes_to_workers": sum(after[w]["received"] - before[w]["received"] for w in after),
                 "bytes_between_workers": sum(after[w]["from_workers"] for w in after),
@@ -153,7 +153,7 @@ def measure(rows: int, workers: int) -> dict[str, Any]:
             }
             print(mode, {k: v for k, v in results[mode].items() if k != "metrics"}, flush=True)
     finally:
-        nodes.fits_backend, joblib._dask.is_weakrefable = original_backend, original_weakrefable
+        parallel.fits_backend, joblib._dask.is_weakrefable = original_backend, original_weakrefable
         client.close()
         cluster.close()
     same = all(results[mode]["metrics"] == results["scatter"]["metrics"] for mode in MODES)

@@ -84,6 +84,7 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
     from promotion_cnn.pipelines.tabular_modelling import nodes as tm
     from promotion_cnn.pipelines.tabular_modelling.assessment_nodes import audit_fairness
     from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
+    from promotion_cnn.pipelines.tabular_modelling.thresholds import best_f1
 
     protocol = params["tabular_protocol"].model_copy(update={"random_state": seed, "progress": 0})
     split = params["split"].model_copy(update={"random_state": seed})
@@ -98,7 +99,7 @@ def run_seed(validated: pd.DataFrame, features: pd.DataFrame, params: dict, fami
         model, selected_oof = tm.fit_selected_model(x_train, y_train, None, spec, selected, fitted, oof, protocol)
         threshold, _ = tm.tune_threshold(model, x_train, y_train, selected_oof, protocol, spec)
         metrics, *_, test_scores = tm.evaluate_model(model, threshold, x_test, y_test, selected)
-        metrics = {**metrics, "f1_test_optimal": tm.best_f1(y_test.iloc[:, 0], test_scores["score"])}
+        metrics = {**metrics, "f1_test_optimal": best_f1(y_test.iloc[:, 0], test_scores["score"])}
         audit, _ = audit_fairness(test_scores, y_test, validated, params["fairness"], params["bootstrap"])
         audit = audit[audit.attribute == params["fairness"].attribute][list(FAIRNESS_COLUMNS)]
         candidates[family] = describe_candidate(model, threshold, selected, scores, metrics, x_train)

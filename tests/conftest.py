@@ -57,9 +57,9 @@ def fast_params(project_params) -> dict[str, Any]:
     return _merge(
         project_params,
         {
-            "tabular_protocol": {"cv_folds": 2, "n_jobs": 1, "progress": 0},
+            "tabular_protocol": {"cv_folds": 2, "parallel_fits": 1, "progress": 0},
             "assessment": {"bootstrap": {"n_boot": 20}},
-            "svm": {"n_jobs": 1},
+            "svm": {"parallel_fits": 1},
             "random_forest": {
                 "base_params": {"n_estimators": 40},
                 "variants": {"n_estimators_500": {"n_estimators": 60}},
@@ -101,7 +101,7 @@ def run_pipeline():
 # ---------- MLflow: one tiny tracked `kedro run --pipeline tabular_modelling`, shared by tracking and serving tests ----------
 # the `fast_params` overrides as `kedro run --params`: small forests, two folds, one process, 20 bootstrap resamples
 FAST_RUN = (
-    "tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=1,tabular_protocol.progress=0,svm.n_jobs=1,"
+    "tabular_protocol.cv_folds=2,tabular_protocol.parallel_fits=1,tabular_protocol.progress=0,svm.parallel_fits=1,"
     "random_forest.base_params.n_estimators=40,random_forest.variants.n_estimators_500.n_estimators=60,"
     "assessment.bootstrap.n_boot=20"
 )

@@ -19,7 +19,7 @@ import support
 FAMILIES = ("random_forest", "svm")
 # two parallel fits per family, so joblib starts loky worker processes (inside ParallelRunner's workers too)
 PARAMS = (
-    "tabular_protocol.cv_folds=2,tabular_protocol.n_jobs=2,tabular_protocol.progress=0,svm.n_jobs=2,"
+    "tabular_protocol.cv_folds=2,tabular_protocol.parallel_fits=2,tabular_protocol.progress=0,svm.parallel_fits=2,"
     "random_forest.base_params.n_estimators=20,random_forest.variants.n_estimators_500.n_estimators=30,"
     "assessment.bootstrap.n_boot=20"
 )

@@ -179,8 +179,8 @@ def _written(project: Path) -> list[Path]:
             r"Parameter 'tabular_protocol'.*\ncv_fold\n  Extra inputs are not permitted",
         ),
         (
-            {"tabular_protocol": {"n_jobs": "two"}},
-            r"Parameter 'tabular_protocol'.*\nn_jobs\n  Input should be a valid integer",
+            {"tabular_protocol": {"parallel_fits": "two"}},
+            r"Parameter 'tabular_protocol'.*\nparallel_fits\n  Input should be a valid integer",
         ),
         (
             {"tabular_protocol": {"cv_folds": -1}},

@@ -17,7 +17,12 @@ from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe
 from promotion_cnn.tabular.tables import InvalidTableError
 
 NO_CV = TabularProtocol(
-    cv_folds=0, selection_metric="cv_f1_tuned", threshold_source="in_sample", random_state=0, n_jobs=1, progress=0
+    cv_folds=0,
+    selection_metric="cv_f1_tuned",
+    threshold_source="in_sample",
+    random_state=0,
+    parallel_fits=1,
+    progress=0,
 )
 
 

@@ -34,8 +34,8 @@ def test_dask_cluster_gives_the_loky_runs_metrics_to_the_last_digit(fast_params,
     distributed = pytest.importorskip("distributed")
     pipeline = (create_tabular_pipeline() + create_pipeline()).to_outputs(*OUTPUTS)  # no assessment or report
     inputs = {"employees_raw": generate_employees(ROWS, 5)}
-    # real loky workers for the reference: two fits at a time (the forests keep their own n_jobs: 1)
-    params = _with(fast_params, {"n_jobs": 2}, svm={"n_jobs": 2})
+    # real loky workers for the reference: two fits at a time (the forests keep their own parallel_fits: 1)
+    params = _with(fast_params, {"parallel_fits": 2}, svm={"parallel_fits": 2})
     loky = run_pipeline(pipeline, params, inputs, OUTPUTS)
 
     marker = f"PROMOTION_CNN_DASK_TEST={uuid.uuid4().hex}"  # inherited by the nanny and worker processes only
@@ -90,7 +90,7 @@ table = generate_employees(400, 1)
 y = table[["is_promoted"]]
 x = table[["previous_year_rating", "length_of_service", "avg_training_score"]].fillna(0)
 protocol = TabularProtocol(cv_folds=2, selection_metric="cv_f1", threshold_source="out_of_fold", random_state=0,
-                           n_jobs=2, progress=0)
+                           parallel_fits=2, progress=0)
 family = ModelFamily(estimator="sklearn.linear_model.LogisticRegression", feature_set="full", use_reducer=False,
                      variants={"default": {}, "strong": {"C": 0.05}}, threshold={"method": "f1"})
 scores, _, _ = nodes.evaluate_variants(x, y, None, family, protocol)

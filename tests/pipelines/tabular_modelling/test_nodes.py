@@ -3,13 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 from sklearn.datasets import make_classification
 
 from promotion_cnn.pipelines.data_processing.params import Reduction
 from promotion_cnn.pipelines.data_processing.tabular_nodes import fit_feature_reducer
+from promotion_cnn.pipelines.tabular_modelling import nodes
+from promotion_cnn.pipelines.tabular_modelling.estimators import build_estimator
 from promotion_cnn.pipelines.tabular_modelling.nodes import (
-    build_estimator,
-    default_threshold,
     evaluate_model,
     evaluate_variants,
     fit_selected_model,
@@ -17,6 +18,7 @@ from promotion_cnn.pipelines.tabular_modelling.nodes import (
     tune_threshold,
 )
 from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol, ThresholdRule
+from promotion_cnn.pipelines.tabular_modelling.thresholds import default_threshold
 from promotion_cnn.tabular.tables import TooFewRowsError
 
 FAMILY_CONFIG = {
@@ -28,7 +30,12 @@ FAMILY_CONFIG = {
 }
 FAMILY = ModelFamily.model_validate(FAMILY_CONFIG)
 PROTOCOL = TabularProtocol(
-    cv_folds=3, selection_metric="cv_f1_tuned", threshold_source="out_of_fold", random_state=0, n_jobs=1, progress=0
+    cv_folds=3,
+    selection_metric="cv_f1_tuned",
+    threshold_source="out_of_fold",
+    random_state=0,
+    parallel_fits=1,
+    progress=0,
 )
 
 
@@ -157,7 +164,7 @@ def test_svm_training_accuracy_from_support_vectors_equals_predicting_every_row(
 
 
 def test_a_family_can_set_its_own_number_of_parallel_fits(data):
-    scores, *_ = evaluate_variants(*data, _family(n_jobs=2), PROTOCOL)
+    scores, *_ = evaluate_variants(*data, _family(parallel_fits=2), PROTOCOL)
     assert scores.equals(evaluate_variants(*data, FAMILY, PROTOCOL)[0].assign(fit_seconds=scores.fit_seconds))
 
 
@@ -182,3 +189,23 @@ def test_a_fit_that_fails_on_a_small_table_is_named(data):
     )
     with pytest.raises(TooFewRowsError, match=r"small\.csv.*a fit on 24 training rows.*probably too small"):
         evaluate_variants(features, target, reducer, family, PROTOCOL)
+
+
+def test_each_variant_is_built_once_and_every_fit_fits_a_clone(data, monkeypatch):
+    built = {}
+
+    def build(family, variant, reducer):
+        built[variant] = build_estimator(family, variant, reducer)
+        return built[variant]
+
+    monkeypatch.setattr(nodes, "build_estimator", build)
+    evaluate_variants(*data, FAMILY, PROTOCOL)  # 3 folds per variant
+    assert list(built) == ["strong", "weak"]
+    assert not any(hasattr(estimator.named_steps["model"], "coef_") for estimator in built.values())
+
+
+def test_the_old_n_jobs_key_names_its_new_name():
+    with pytest.raises(ValidationError, match="renamed parallel_fits"):
+        _family(n_jobs=2)
+    with pytest.raises(ValidationError, match="renamed parallel_fits"):
+        TabularProtocol.model_validate({**PROTOCOL.model_dump(), "n_jobs": 2})

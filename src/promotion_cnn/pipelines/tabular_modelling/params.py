@@ -14,10 +14,11 @@ SelectionMetric = Literal["cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_prec
 class ParallelFits(Params):
     """Where the independent variant and fold fits run (``tabular_protocol.parallel``), through joblib.
 
-    ``loky`` (default) and ``threading`` run them on this machine, ``n_jobs`` at a time; ``dask`` runs them on a Dask
-    ``distributed`` cluster (joblib's Dask backend, every worker thread of the cluster, ``n_jobs`` not used): the
-    scheduler at ``scheduler_address``, or, with null, a ``LocalCluster`` started for the node and closed after it
-    (``n_workers`` processes of one thread each; null: one per core). ``distributed`` is imported only for ``dask``.
+    ``loky`` (default) and ``threading`` run them on this machine, ``parallel_fits`` at a time; ``dask`` runs them on
+    a Dask ``distributed`` cluster (joblib's Dask backend, every worker thread of the cluster, ``parallel_fits`` not
+    used): the scheduler at ``scheduler_address``, or, with null, a ``LocalCluster`` started for the node and closed
+    after it (``n_workers`` processes of one thread each; null: one per core). ``distributed`` is imported only for
+    ``dask``.
     """
 
     backend: Literal["loky", "threading", "dask"] = Field(
@@ -39,6 +40,16 @@ class ParallelFits(Params):
         return self
 
 
+def _renamed_n_jobs(data: Any) -> Any:
+    """``n_jobs`` of a protocol or family block is now ``parallel_fits``: say so rather than "extra input"."""
+    if isinstance(data, dict) and "n_jobs" in data:
+        raise ValueError(
+            "n_jobs was renamed parallel_fits (independent fits at a time); the threads of one fit are the "
+            "estimator's own n_jobs, in base_params"
+        )
+    return data
+
+
 class TabularProtocol(Params):
     """How every family is cross-validated, selected and thresholded (``tabular_protocol``)."""
 
@@ -54,18 +65,26 @@ class TabularProtocol(Params):
     train_accuracy_sample: int | None = Field(
         default=None, ge=0, description="Rows (seeded) on which training accuracy is measured; 0 or null: every row."
     )
-    n_jobs: int = Field(description="Parallel fits of independent variants and folds (a family may set its own).")
+    parallel_fits: int = Field(
+        description="Independent fits (variants x folds) run at a time, joblib's n_jobs (-1: every core); a family may "
+        "set its own. Not the threads inside one fit: those are an estimator parameter (base_params.n_jobs)."
+    )
     progress: int = Field(default=5, ge=0, description="joblib verbosity: progress of the fits on the console.")
     parallel: ParallelFits = Field(
         default_factory=ParallelFits, description="Where the fits run: loky (default), threading or a Dask cluster."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return _renamed_n_jobs(data)
+
     @model_validator(mode="after")
     def _folds(self) -> TabularProtocol:
         if self.cv_folds == 1:
             raise ValueError("cv_folds must be 0 (no cross-validation) or at least 2, got 1")
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs must not be 0 (joblib: 1 = sequential, -1 = every core)")
+        if self.parallel_fits == 0:
+            raise ValueError("parallel_fits must not be 0 (joblib: 1 = sequential, -1 = every core)")
         return self
 
 
@@ -114,12 +133,21 @@ class ModelFamily(Params):
     selection_sample: int | None = Field(
         default=None, gt=0, description="Rank variants on a seeded stratified sample of this many rows; null: all."
     )
-    n_jobs: int | None = Field(default=None, description="This family's parallel fits; null: the protocol's.")
+    parallel_fits: int | None = Field(
+        default=None,
+        description="This family's independent fits at a time; null: tabular_protocol.parallel_fits. An n_jobs in "
+        "base_params or a variant is the estimator's own (e.g. a forest's threads during one fit; it predicts on one).",
+    )
     base_params: dict[str, Any] = Field(default={}, description="Estimator parameters shared by every variant.")
     variants: dict[str, dict[str, Any]] = Field(
         min_length=1, description="Variant name -> estimator parameters (and optionally calibration)."
     )
     threshold: ThresholdRule = Field(description="How the decision threshold is chosen.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        return _renamed_n_jobs(data)
 
     @model_validator(mode="after")
     def _feature_set(self) -> ModelFamily:
@@ -143,7 +171,10 @@ class PermutationImportanceParams(Params):
     scoring: str = Field(description="A scikit-learn scorer name, e.g. roc_auc.")
     n_repeats: int = Field(gt=0, description="Shuffles per column.")
     random_state: int = Field(description="Seed of the shuffles.")
-    n_jobs: int = Field(default=1, description="Parallel columns.")
+    n_jobs: int = Field(
+        default=1,
+        description="scikit-learn's permutation_importance n_jobs, under its name: columns permuted at a time.",
+    )
 
 
 class Bootstrap(Params):

@@ -11,12 +11,11 @@ from sklearn.pipeline import Pipeline
 
 from promotion_cnn.tabular.scoring import single_threaded
 
-from .nodes import release_workers
+from .cross_validation import SELECTION_METRICS
+from .parallel import release_workers
 from .params import PermutationImportanceParams, TabularProtocol
 
 logger = logging.getLogger(__name__)
-
-CV_COLUMNS = ("cv_f1_tuned", "cv_f1", "cv_roc_auc", "cv_average_precision", "train_accuracy")
 
 
 def combine_family_tables(**tables: pd.DataFrame) -> pd.DataFrame:
@@ -40,7 +39,7 @@ def describe_candidate(
         "variant": selected,
         "model": model,
         "threshold": threshold,
-        "cv": {k: float(scores[k]) for k in CV_COLUMNS if k in scores.index},
+        "cv": {k: float(scores[k]) for k in SELECTION_METRICS if k in scores.index},
         "test_metrics": test_metrics,
         "feature_columns": list(map(str, features_train.columns)),
         "categories": {
