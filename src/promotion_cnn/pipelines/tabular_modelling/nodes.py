@@ -47,13 +47,6 @@ def evaluate_variants(
     return cross_validate_variants(estimators, features, target, family, protocol)
 
 
-def evaluate_variants_without_reducer(
-    features: pd.DataFrame, target: pd.DataFrame, family: ModelFamily, protocol: TabularProtocol
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Pipeline]]:
-    """``evaluate_variants`` of a family that uses no reducer (``use_reducer: false``): no feature_reducer input."""
-    return evaluate_variants(features, target, None, family, protocol)
-
-
 def select_variant(variant_scores: pd.DataFrame, protocol: TabularProtocol) -> str:
     """Pick the variant with the best selection metric (first listed wins ties)."""
     metric = protocol.selection_metric
@@ -88,19 +81,6 @@ def fit_selected_model(
         scores=reused,
     )
     return model, pd.DataFrame() if scores is None else pd.DataFrame({selected: scores})
-
-
-def fit_selected_model_without_reducer(
-    features: pd.DataFrame,
-    target: pd.DataFrame,
-    family: ModelFamily,
-    selected: str,
-    fitted_variants: dict[str, Pipeline],
-    oof_scores: pd.DataFrame,
-    protocol: TabularProtocol,
-) -> tuple[Pipeline, pd.DataFrame]:
-    """``fit_selected_model`` of a family that uses no reducer (``use_reducer: false``): no feature_reducer input."""
-    return fit_selected_model(features, target, None, family, selected, fitted_variants, oof_scores, protocol)
 
 
 def tune_threshold(

@@ -1,6 +1,7 @@
 """tabular_modelling: one train -> select -> tune threshold -> evaluate template per model family."""
 
 from collections.abc import Mapping
+from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline, pipeline
 
@@ -11,9 +12,7 @@ from .assessment_nodes import assess_calibration, audit_fairness, bootstrap_test
 from .nodes import (
     evaluate_model,
     evaluate_variants,
-    evaluate_variants_without_reducer,
     fit_selected_model,
-    fit_selected_model_without_reducer,
     select_variant,
     tune_threshold,
 )
@@ -28,9 +27,14 @@ from .recommender_nodes import (
 CROSS_FAMILY_OUTPUTS = ("test_metrics", "fairness_audit", "fairness_summary", "candidate")
 
 
-def _reducer_input(func, without_reducer, use_reducer: bool) -> tuple:
-    """The node function and its reducer input: ``feature_reducer`` only for families that use it (no false edge)."""
-    return (func, {"reducer": "feature_reducer"}) if use_reducer else (without_reducer, {})
+def _reducer_input(func, use_reducer: bool) -> tuple:
+    """The node function and its reducer input: ``feature_reducer`` only for families that use it (no false edge);
+    the others get ``reducer=None`` bound, so the node has no such input."""
+    return (
+        (func, {"reducer": "feature_reducer"})
+        if use_reducer
+        else (update_wrapper(partial(func, reducer=None), func), {})
+    )
 
 
 def create_template(use_reducer: bool = True) -> Pipeline:
@@ -39,8 +43,8 @@ def create_template(use_reducer: bool = True) -> Pipeline:
     ``use_reducer``: ``feature_reducer`` is an input of ``evaluate_variants`` and ``fit_selected_model`` (families
     whose block sets ``use_reducer: true``); otherwise the nodes get no reducer and kedro-viz draws no edge.
     """
-    evaluate, evaluate_reducer = _reducer_input(evaluate_variants, evaluate_variants_without_reducer, use_reducer)
-    fit, fit_reducer = _reducer_input(fit_selected_model, fit_selected_model_without_reducer, use_reducer)
+    evaluate, evaluate_reducer = _reducer_input(evaluate_variants, use_reducer)
+    fit, fit_reducer = _reducer_input(fit_selected_model, use_reducer)
     return Pipeline(
         [
             Node(
