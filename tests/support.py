@@ -9,6 +9,8 @@ from pathlib import Path
 
 from kedro.io import MemoryDataset
 
+from promotion_cnn.pipelines.tabular_modelling.params import TabularProtocol
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # what a fresh clone does not have: git data, caches, outputs of earlier runs, the MLflow store, local config
 NOT_IN_A_CLONE = (".git", "data", "logs", "*.log", "*.log.*", "mlflow.db", "mlruns", ".viz", "__pycache__")
@@ -63,3 +65,14 @@ def kedro_run(project: Path, *args: str, timeout: int = 900) -> subprocess.Compl
     return subprocess.run(
         kedro_command(*args), cwd=project, capture_output=True, text=True, env=kedro_env(project), timeout=timeout
     )
+
+
+# the study-faithful protocol on tiny data: no cross-validation, thresholds in sample, one fit at a time
+NO_CV = TabularProtocol(
+    cv_folds=0,
+    selection_metric="cv_f1_tuned",
+    threshold_source="in_sample",
+    random_state=0,
+    parallel_fits=1,
+    progress=0,
+)

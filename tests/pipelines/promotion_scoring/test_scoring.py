@@ -7,23 +7,15 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
+from support import NO_CV
 
 from promotion_cnn.datasets import SyntheticEmployeesDataset, generate_employees
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
 from promotion_cnn.pipelines.promotion_scoring import create_pipeline
 from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
-from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, TabularProtocol
+from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
 from promotion_cnn.tabular.tables import InvalidTableError
-
-NO_CV = TabularProtocol(
-    cv_folds=0,
-    selection_metric="cv_f1_tuned",
-    threshold_source="in_sample",
-    random_state=0,
-    parallel_fits=1,
-    progress=0,
-)
 
 
 @pytest.fixture(scope="module")

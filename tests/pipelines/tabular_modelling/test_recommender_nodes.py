@@ -6,24 +6,16 @@ import pytest
 from pydantic import ValidationError
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
+from support import NO_CV
 
 from promotion_cnn.pipelines.tabular_modelling.estimators import build_estimator
 from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
-from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, PermutationImportanceParams, TabularProtocol
+from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily, PermutationImportanceParams
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import (
     combine_family_tables,
     describe_candidate,
     explain_recommender,
     select_recommender,
-)
-
-NO_CV = TabularProtocol(
-    cv_folds=0,
-    selection_metric="cv_f1_tuned",
-    threshold_source="in_sample",
-    random_state=0,
-    parallel_fits=1,
-    progress=0,
 )
 
 LOGISTIC_CONFIG = {
