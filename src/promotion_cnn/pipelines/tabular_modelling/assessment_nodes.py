@@ -24,7 +24,7 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
-from sklearn.metrics import brier_score_loss, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from promotion_cnn.params import Fairness
 
@@ -202,22 +202,38 @@ def _disparities(
     return row
 
 
+def _counted(y: np.ndarray, chosen: np.ndarray) -> dict[str, np.ndarray]:
+    """F1, precision and recall from the counts along the last axis, as scikit-learn computes them (0 if undefined)."""
+    tp = (y & chosen).sum(-1)
+    positives, predicted = y.sum(-1), chosen.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "f1": np.nan_to_num(2 * tp / (positives + predicted)),
+            "precision": np.nan_to_num(tp / predicted),
+            "recall": np.nan_to_num(tp / positives),
+        }
+
+
+def _roc_auc(y: np.ndarray, scores: np.ndarray) -> float:
+    return float(roc_auc_score(y, scores)) if 0 < y.sum() < len(y) else np.nan
+
+
 def bootstrap_test_metrics(test_scores: pd.DataFrame, target_test: pd.DataFrame, bootstrap: Bootstrap) -> pd.DataFrame:
-    """Test F1, ROC AUC, precision and recall at the tuned threshold, each with a 95 % bootstrap interval."""
-    y = target_test.iloc[:, 0].to_numpy().astype(int)
-    scores, chosen = test_scores["score"].to_numpy(), test_scores["recommended"].to_numpy(int)
-    metrics = {
-        "f1": lambda t, s, c: f1_score(t, c, zero_division=0),
-        "roc_auc": lambda t, s, c: roc_auc_score(t, s) if 0 < t.sum() < len(t) else np.nan,
-        "precision": lambda t, s, c: precision_score(t, c, zero_division=0),
-        "recall": lambda t, s, c: recall_score(t, c, zero_division=0),
-    }
+    """Test F1, ROC AUC, precision and recall at the tuned threshold, each with a 95 % bootstrap interval.
+
+    F1, precision and recall of all resamples at once from their counts (scikit-learn's formulas; one
+    ``f1_score`` call per resample was ~80 % of this node), ROC AUC by scikit-learn per resample.
+    """
+    y = target_test.iloc[:, 0].to_numpy().astype(bool)
+    scores, chosen = test_scores["score"].to_numpy(), test_scores["recommended"].to_numpy(bool)
     resamples = _bootstrap_rows(len(y), bootstrap)
+    point = {**_counted(y, chosen), "roc_auc": _roc_auc(y, scores)}
+    samples = {**_counted(y[resamples], chosen[resamples])}
+    samples["roc_auc"] = np.array([_roc_auc(y[r], scores[r]) for r in resamples])
     rows = []
-    for name, metric in metrics.items():
-        samples = np.array([metric(y[r], scores[r], chosen[r]) for r in resamples])
-        low, high = _quantiles(samples, bootstrap.confidence)
-        rows.append({"metric": name, "value": float(metric(y, scores, chosen)), "low": low, "high": high})
+    for name in ("f1", "roc_auc", "precision", "recall"):
+        low, high = _quantiles(samples[name], bootstrap.confidence)
+        rows.append({"metric": name, "value": float(point[name]), "low": low, "high": high})
     return pd.DataFrame(rows)
 
 
