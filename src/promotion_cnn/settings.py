@@ -1,24 +1,24 @@
 """Project settings: see https://docs.kedro.org/en/stable/kedro_project_setup/settings.html."""
 
 import os
-import warnings
 
 from kedro.config import OmegaConfigLoader
 
 from promotion_cnn.config_hooks import LocalConfigHook
 from promotion_cnn.datasets.optional import OptionalInputsHook
 from promotion_cnn.hooks import DataSourceHook
+from promotion_cnn.library_noise import quiet_library_warnings
 from promotion_cnn.run_console import RunProgressHook, RunSummaryHook
 from promotion_cnn.runner_hooks import ShareMemoryDatasetsHook
 from promotion_cnn.runs import RunJournalHook
 from promotion_cnn.tf_setup import DeviceLogHook, quiet_tensorflow_startup
-from promotion_cnn.tracking import MlflowTrackingHook, project_root
+from promotion_cnn.tracking import KedroMlflowRunHook, MlflowTrackingHook, project_root
 from promotion_cnn.validation import ContractHook
 
 # No network here and no consent asked: telemetry stays off unless a user opts in (see also .telemetry).
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-# Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates; nothing for users to act on.
-warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
+# OmegaConf's and MLflow's warnings with nothing to act on (also filtered at `kedro` start-up: library_noise.py).
+quiet_library_warnings()
 # Before any node imports TensorFlow: no C++ INFO lines, and no CUDA-probing error on a machine without an NVIDIA
 # driver (see tf_setup.py); DeviceLogHook logs the devices TensorFlow uses once, when an image node first runs.
 quiet_tensorflow_startup()
@@ -50,7 +50,11 @@ HOOKS = (
     # the console: a progress bar on a terminal, a line per finished stage, the devices TensorFlow uses
     RunProgressHook(),
     DeviceLogHook(),
+    # kedro-mlflow's hook, last so that it is called first (it opens the MLflow run), as the plugin was
+    KedroMlflowRunHook(),
 )
+# ... instead of the plugin's own instance, which logs each parameter of each node in its own transaction
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow",)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
