@@ -1,5 +1,7 @@
 """The console helpers: TensorFlow's log level before import, stages of a run."""
 
+import logging
+
 from kedro.pipeline import Node, Pipeline
 
 from promotion_cnn.run_console import node_stages
@@ -14,6 +16,19 @@ def test_tensorflow_log_level_hides_cuda_probing_only_without_a_driver():
 
 def _identity(x):
     return x
+
+
+def test_keras_step_function_retracing_is_logged_at_info_and_other_tensorflow_warnings_stay(caplog):
+    """Every CNN's predict step is a closure of one code object: TensorFlow's count of "retracing" adds them up."""
+    quiet_tensorflow_startup({}, driver_present=False)
+    tf_logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.INFO, logger="tensorflow"):
+        tf_logger.warning(
+            "6 out of the last 6 calls to <function TensorFlowTrainer.make_predict_function.<locals>."
+            "one_step_on_data_distributed at 0x7f> triggered tf.function retracing. Tracing is expensive"
+        )
+        tf_logger.warning("5 out of the last 5 calls to <function my_step at 0x7f> triggered tf.function retracing.")
+    assert [r.levelname for r in caplog.records] == ["INFO", "WARNING"]  # a user's own function still warns
 
 
 def test_nodes_belong_to_the_first_registered_pipeline_that_holds_them():

@@ -3,8 +3,9 @@
 Called by ``MlflowTrackingHook`` once a Kedro run has succeeded (a failed run registers nothing):
 
 - the recommender as a pyfunc model (``promotion_recommender``): raw employees in, ranked recommendations out,
-  with the batch scoring nodes and their parameters (``promotion_cnn.serving.RecommenderPyfunc``; the package
-  travels in the model's ``code/``), a signature and a synthetic input example (never real employees' rows);
+  with the batch scoring nodes and their parameters (``promotion_cnn.serving.RecommenderPyfunc``, logged from code:
+  ``serving/recommender_model.py``, nothing pickled but the recommender; the package travels in the model's
+  ``code/``), a signature and a synthetic input example (never real employees' rows);
 - each trained CNN as a Keras model (``cnn_<name>``, e.g. ``cnn_lenet``) with a signature and example, its
   description (classes, input sizes, run version) in the model's metadata.
 
@@ -14,6 +15,7 @@ Each new version gets the ``champion`` alias, and the Kedro run version as the t
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import tempfile
 from collections.abc import Iterator
@@ -55,7 +57,10 @@ def register(client: Any, model_uri: str, name: str, tags: dict[str, str]) -> st
     """Register a logged model and point the ``champion`` alias at the new version."""
     import mlflow
 
-    registered = mlflow.register_model(model_uri, name, tags=tags)
+    with contextlib.redirect_stderr(io.StringIO()) as printed:  # MLflow prints "Successfully registered ..."
+        registered = mlflow.register_model(model_uri, name, tags=tags)
+    for line in printed.getvalue().splitlines():
+        logger.debug("MLflow: %s", line)
     client.set_registered_model_alias(name, CHAMPION, registered.version)
     logger.info("Registered %s version %s (alias %s)", name, registered.version, CHAMPION)
     return str(registered.version)
@@ -70,13 +75,25 @@ def example_employees(parameters: dict[str, Any]) -> Any:
     return table.drop(columns=[target]) if target in table.columns else table
 
 
+def _signature(example: Any, output: Any) -> Any:
+    """MLflow's signature of the recommender's input and output examples."""
+    import warnings
+
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():
+        # MLflow's hint that integer columns cannot hold missing values: the example's one column that may be
+        # missing in the raw schema (previous_year_rating, filled by the cleaning) is a float already
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer", category=UserWarning)
+        return infer_signature(example, output)
+
+
 def log_recommender(client: Any, run_id: str, recommender: dict[str, Any], parameters: dict[str, Any]) -> str:
     """Log the recommender as a pyfunc model (scoring included) on ``run_id``, register it; the new version."""
     import mlflow
-    from mlflow.models import infer_signature
 
     import promotion_cnn
-    from promotion_cnn.serving.scorer import RecommenderPyfunc, RecommenderScorer, scoring_parameters
+    from promotion_cnn.serving.scorer import RecommenderScorer, scoring_parameters
 
     scorer = RecommenderScorer(recommender, scoring_parameters(parameters))  # version: stamped by the hook
     example = example_employees(scorer.parameters)
@@ -84,10 +101,10 @@ def log_recommender(client: Any, run_id: str, recommender: dict[str, Any], param
     with tempfile.TemporaryDirectory(prefix="recommender-") as tmp, active_run(run_id):
         info = mlflow.pyfunc.log_model(
             name="recommender",
-            python_model=RecommenderPyfunc(),
+            python_model=str(Path(promotion_cnn.__file__).parent / "serving" / "recommender_model.py"),
             artifacts=scorer.save(Path(tmp)),
             code_paths=[str(Path(promotion_cnn.__file__).parent)],
-            signature=infer_signature(example, output),
+            signature=_signature(example, output),
             input_example=example,
             pip_requirements=requirements("scikit-learn"),
             metadata={

@@ -10,14 +10,25 @@
   exist (``CUDA_VISIBLE_DEVICES=""`` does not prevent the call); on a CPU-only run TensorFlow's failures are
   Python exceptions, which still stop the run and show.
 
-``DeviceLogHook`` logs, once, before the first node of an image pipeline runs (so tabular-only runs never
-import TensorFlow), which devices TensorFlow uses: the GPUs it found, or that it runs on the CPU.
+It also keeps one false alarm off the console (``OtherModelsTracing``, a filter on the ``tensorflow`` logger):
+TensorFlow counts traces per Python code object, and every Keras model's ``predict`` / ``fit`` step function is a
+closure of the same code, so evaluating the sixth CNN of a run, each traced once, warns that "6 out of the last 6
+calls ... triggered tf.function retracing". The filter logs those lines at INFO: the log file keeps them.
+
+``DeviceLogHook`` imports TensorFlow before a run with image nodes loads its first dataset (``import_tensorflow``:
+without an NVIDIA driver, the CUDA-probing lines TensorFlow writes to stderr before its logging starts go to the
+log file; tabular-only runs never import TensorFlow) and logs, once, which devices it uses: the GPUs it found, or
+that it runs on the CPU.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,25 +45,85 @@ def nvidia_driver_present(paths: tuple[str, ...] = DRIVER_PATHS) -> bool:
 
 
 def quiet_tensorflow_startup(environ: Any = os.environ, driver_present: bool | None = None) -> str:
-    """Set ``TF_CPP_MIN_LOG_LEVEL`` (if unset) before TensorFlow is imported; returns the value in force."""
+    """Set ``TF_CPP_MIN_LOG_LEVEL`` (if unset) before TensorFlow is imported, filter its logger; returns the value."""
     driver = nvidia_driver_present() if driver_present is None else driver_present
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, OtherModelsTracing) for f in tf_logger.filters):
+        tf_logger.addFilter(OtherModelsTracing())
     return environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if driver else "3")
 
 
+class OtherModelsTracing(logging.Filter):
+    """TensorFlow's frequent-retracing warning about Keras' per-model step functions, logged at INFO (see above)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "triggered tf.function retracing" in message and "TensorFlowTrainer." in message:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
+
+
+@contextlib.contextmanager
+def native_stderr_logged(to: logging.Logger) -> Iterator[None]:
+    """What native code writes to file descriptor 2 inside the block goes to ``to`` (INFO), not the console."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines():
+                if line.strip():
+                    to.info("TensorFlow start-up: %s", line)
+
+
+def import_tensorflow() -> Any:
+    """``import tensorflow``; without an NVIDIA driver its CUDA-probing lines go to the log file.
+
+    TensorFlow writes them (``cudart_stub.cc ... Could not find cuda drivers``) before its logging is initialised,
+    so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them. With a driver present nothing is captured: a GPU that fails to
+    start is reported on the console.
+    """
+    if "tensorflow" in sys.modules or nvidia_driver_present():
+        import tensorflow as tf
+
+        return tf
+    with native_stderr_logged(logging.getLogger("tensorflow")):
+        import tensorflow as tf
+    return tf
+
+
+def _uses_tensorflow(node: Any) -> bool:
+    return getattr(node.func, "__module__", "").startswith(IMAGE_PACKAGES)
+
+
 class DeviceLogHook:
-    """Log TensorFlow's devices once, when the first image node is about to run (TensorFlow is needed then)."""
+    """Import TensorFlow before a run with image nodes loads anything, and log once which devices it uses."""
 
     def __init__(self) -> None:
         self._logged = False
 
     @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        if not any(_uses_tensorflow(node) for node in pipeline.nodes):
+            return
+        try:
+            import_tensorflow()
+        except Exception as error:  # the nodes themselves will report a broken TensorFlow
+            logger.debug("TensorFlow not imported: %s", error)
+
+    @hook_impl
     def before_node_run(self, node: Any) -> None:
-        if self._logged or not getattr(node.func, "__module__", "").startswith(IMAGE_PACKAGES):
+        if self._logged or not _uses_tensorflow(node):
             return
         self._logged = True
         try:
-            import tensorflow as tf
-
+            tf = import_tensorflow()
             gpus = tf.config.list_physical_devices("GPU")
         except Exception as error:  # the node itself will report a broken TensorFlow
             logger.debug("TensorFlow devices not listed: %s", error)

@@ -122,7 +122,9 @@ try:  # the pyfunc wrapper needs mlflow; the scorer itself does not
                 context.artifacts["recommender"], context.artifacts["parameters"]
             )
 
-        def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+        def predict(
+            self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+        ) -> pd.DataFrame:
             return self.scorer.score(pd.DataFrame(model_input))
 
 except ImportError:  # pragma: no cover - mlflow not installed
