@@ -106,7 +106,7 @@ def decode(uri: str) -> str:
 def expected_figures(inputs: dict[str, Any]) -> dict[str, int]:
     """Figures the report must show, by caption (or its end), counted from the inputs it was built from."""
     families = [f for f in load_model_lists().families if exported("test_metrics", f) in inputs]
-    cnns = [key.removesuffix(".history") for key, value in inputs.items() if key.endswith(".history")]
+    cnns = [m for m in load_model_lists().image_models if inputs.get(exported("history", m)) is not None]
     calibrated = [f for f in families if (inputs.get(f"{f}.calibration") or {}).get("brier_score") is not None]
     grids = [split for split in ("train", "val") if inputs.get(f"image_samples_{split}@image") is not None]
     eda = int(inputs.get("employees_validated") is not None)
@@ -154,7 +154,7 @@ def test_report_renders_in_chromium_with_every_figure_and_no_error(
     assert page["h2"] == ["Data shown", "Comparison", tasks["eda"].title, tasks["tabular"].title, tasks["image"].title]
     inputs = {**tabular_inputs, **image_inputs}
     families = [f for f in load_model_lists().families if exported("test_metrics", f) in inputs]
-    cnns = [key.removesuffix(".history") for key in inputs if key.endswith(".history")]
+    cnns = [m for m in load_model_lists().image_models if exported("history", m) in inputs]
     assert {*families, "recommender", *cnns} <= set(page["h3"])
     assert errors == [], errors
     assert page["external"] == [], "the report must be self-contained"

@@ -93,7 +93,7 @@ def test_confusion_matrix_reads_both_table_shapes(fake_tabular, fake_image):
 
 
 def test_history_figure_plots_both_accuracies(fake_image):
-    fig = plot_training_history(fake_image("m", 0.5)["m.history"])
+    fig = plot_training_history(fake_image("m", 0.5)["history_m"])
     assert [line.get_label() for line in fig.axes[0].lines] == ["training accuracy", "validation accuracy"]
     assert "best validation 0.550 at epoch 2" in fig.axes[0].get_title()
 

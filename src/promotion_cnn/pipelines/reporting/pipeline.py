@@ -282,7 +282,7 @@ def create_pipeline(
         pipeline(
             create_image_template(),
             namespace=model,
-            inputs={"val_metrics": exported("val_metrics", model)},
+            inputs={name: exported(name, model) for name in ("val_metrics", "history")},
             outputs={"report_section": exported("report_section", model)},
             tags=["image", model],
         )
