@@ -129,6 +129,8 @@ def test_variant_bars_show_each_variants_metric_with_the_selected_one_highlighte
     assert [text.get_text() for text in ax.texts] == ["0.300", "0.350"]  # the values at the bars' ends
     other = plot_variant_scores(table, "train_accuracy")  # the configured metric, whichever it is
     assert [bar.get_width() for bar in other.axes[0].patches] == [0.9, 0.95]
+    zeros = plot_variant_scores(table.assign(cv_f1=0.0), "cv_f1")  # e.g. an SVM at its default boundary
+    assert zeros.axes[0].get_xlim() == (0, 1)
 
 
 def test_variant_bars_without_the_table_or_its_metric_are_placeholders(fake_tabular):

@@ -257,7 +257,8 @@ def plot_variant_scores(variant_table: pd.DataFrame, metric: str) -> Figure:
     bars = ax.barh(table["variant"].astype(str), table[metric], color=np.where(selected, PALETTE[1], PALETTE[0]))
     ax.bar_label(bars, fmt="%.3f", padding=3, fontsize=8)
     ax.invert_yaxis()  # the table's order, top to bottom
-    ax.set_xlim(0, max(float(table[metric].max()) * 1.15, 1e-9))
+    top = float(table[metric].max())
+    ax.set_xlim(0, top * 1.15 if top > 0 else 1)  # room for the labels; an all-zero metric still gets an axis
     chosen = ", ".join(table.loc[selected, "variant"].astype(str)) or "none"
     ax.set(xlabel=metric, title=f"{metric} per variant (selected: {chosen})")
     fig.tight_layout()
