@@ -18,7 +18,7 @@ from promotion_cnn.pipelines.image_modelling import create_pipeline
 from promotion_cnn.settings import CONFIG_LOADER_ARGS
 
 OUTPUTS = ("trained_model", "history", "val_metrics", "val_confusion_matrix", "model_summary")
-CROSS_MODEL = {"val_metrics", "val_confusion_matrix"}  # mapped out of the namespace: <name>_<model>
+CROSS_MODEL = {"history", "val_metrics", "val_confusion_matrix"}  # mapped out of the namespace: <name>_<model>
 IMAGE_MODELS = tuple(load_model_lists().image_models)  # the project's image models (conf/base)
 TABULAR_NAMES = {
     "model",
@@ -96,7 +96,7 @@ def test_whole_image_pipeline_runs_on_tiny_images(
         metrics = catalog.load(exported("val_metrics", name))
         assert metrics["epochs"] == (2 if name in ("alexnet_25_epochs", "resnet") else 1) and metrics["n_val"] == 20
         assert 0 <= metrics["val_accuracy"] <= 1
-        history = catalog.load(f"{name}.history")
+        history = catalog.load(exported("history", name))
         assert list(history.columns[:5]) == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
         assert catalog.load(exported("val_confusion_matrix", name)).drop(columns="actual").to_numpy().sum() == 20
         artifact = catalog.load(f"{name}.trained_model")  # the model describes itself, and the metrics name it

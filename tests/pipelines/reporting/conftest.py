@@ -125,7 +125,7 @@ def image_outputs(model: str, val_accuracy: float) -> dict[str, Any]:
     )
     matrix = pd.DataFrame({"label": CLASSES, "cat": [8, 1, 1], "dog": [2, 6, 0], "ship": [0, 3, 9]})
     return {
-        f"{model}.history": history,
+        exported("history", model): history,
         exported("val_metrics", model): {
             "val_accuracy": val_accuracy,
             "val_loss": 1.7,

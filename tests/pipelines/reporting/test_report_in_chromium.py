@@ -106,7 +106,8 @@ def decode(uri: str) -> str:
 def expected_figures(inputs: dict[str, Any]) -> dict[str, int]:
     """Figures the report must show, by caption (or its end), counted from the inputs it was built from."""
     families = [f for f in load_model_lists().families if exported("test_metrics", f) in inputs]
-    cnns = [key.removesuffix(".history") for key, value in inputs.items() if key.endswith(".history")]
+    cnns = [m for m in load_model_lists().image_models if inputs.get(exported("history", m)) is not None]
+    variants = [f for f in load_model_lists().families if inputs.get(f"{f}.variant_scores") is not None]
     calibrated = [f for f in families if (inputs.get(f"{f}.calibration") or {}).get("brier_score") is not None]
     grids = [split for split in ("train", "val") if inputs.get(f"image_samples_{split}@image") is not None]
     eda = int(inputs.get("employees_validated") is not None)
@@ -115,6 +116,7 @@ def expected_figures(inputs: dict[str, Any]) -> dict[str, int]:
         ": correlations with the target": eda,
         ": numeric attributes by the target": eda,
         ": categorical attributes": eda,
+        "the selection metric per variant, the selected one highlighted": len(variants),
         "precision-recall with the chosen threshold": len(families),
         "confusion matrix on the test set": len(families),
         "ROC curve on the test set": len(families),
@@ -122,6 +124,7 @@ def expected_figures(inputs: dict[str, Any]) -> dict[str, int]:
         "training and validation accuracy and loss per epoch": len(cnns),
         ": sample images (train)": int("train" in grids),
         ": sample images (val)": int("val" in grids),
+        "validation accuracy per epoch of every CNN": int(bool(cnns)),
         "validation confusion matrix": int(bool(cnns)),
     }
 
@@ -154,7 +157,7 @@ def test_report_renders_in_chromium_with_every_figure_and_no_error(
     assert page["h2"] == ["Data shown", "Comparison", tasks["eda"].title, tasks["tabular"].title, tasks["image"].title]
     inputs = {**tabular_inputs, **image_inputs}
     families = [f for f in load_model_lists().families if exported("test_metrics", f) in inputs]
-    cnns = [key.removesuffix(".history") for key in inputs if key.endswith(".history")]
+    cnns = [m for m in load_model_lists().image_models if exported("history", m) in inputs]
     assert {*families, "recommender", *cnns} <= set(page["h3"])
     assert errors == [], errors
     assert page["external"] == [], "the report must be self-contained"

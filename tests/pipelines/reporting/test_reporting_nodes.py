@@ -7,6 +7,7 @@ import base64
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from promotion_cnn.params import Fairness
@@ -14,7 +15,9 @@ from promotion_cnn.pipelines.reporting.html import (
     comparison_view,
     image_uri,
     markdown_html,
+    render_image_overview,
     render_image_section,
+    render_tabular_section,
     table_view,
     templates,
 )
@@ -30,11 +33,16 @@ from promotion_cnn.pipelines.reporting.nodes import (
 )
 from promotion_cnn.pipelines.reporting.params import Comparison, PairPlot
 from promotion_cnn.pipelines.reporting.plots import (
+    PALETTE,
+    is_placeholder,
+    missing_figure,
+    plot_accuracy_curves,
     plot_confusion_matrix,
     plot_numeric_pairs,
     plot_target_distribution,
     plot_threshold_curve,
     plot_training_history,
+    plot_variant_scores,
 )
 
 
@@ -93,7 +101,7 @@ def test_confusion_matrix_reads_both_table_shapes(fake_tabular, fake_image):
 
 
 def test_history_figure_plots_both_accuracies(fake_image):
-    fig = plot_training_history(fake_image("m", 0.5)["m.history"])
+    fig = plot_training_history(fake_image("m", 0.5)["history_m"])
     assert [line.get_label() for line in fig.axes[0].lines] == ["training accuracy", "validation accuracy"]
     assert "best validation 0.550 at epoch 2" in fig.axes[0].get_title()
 
@@ -102,6 +110,75 @@ def test_variant_table_flags_the_selected_variant(fake_tabular):
     data = fake_tabular("rf", 0)
     table = tabulate_variants(data["rf.variant_scores"], "deep")
     assert table.set_index("variant")["selected"].to_dict() == {"default": False, "deep": True}
+
+
+@pytest.mark.parametrize("read_back", [False, True], ids=["in memory", "read back from its CSV"])
+def test_variant_bars_show_each_variants_metric_with_the_selected_one_highlighted(fake_tabular, tmp_path, read_back):
+    data = fake_tabular("rf", 0)
+    table = tabulate_variants(data["rf.variant_scores"], "deep")
+    if read_back:  # as the catalog hands it over in a run: the selected flag parsed back from text
+        table.to_csv(tmp_path / "variant_table.csv", index=False)
+        table = pd.read_csv(tmp_path / "variant_table.csv")
+    fig = plot_variant_scores(table, "cv_f1_tuned")
+    ax = fig.axes[0]
+    assert [bar.get_width() for bar in ax.patches] == [0.3, 0.35]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["default", "deep"]
+    colours = [to_hex(bar.get_facecolor()) for bar in ax.patches]
+    assert colours == [PALETTE[0], PALETTE[1]]
+    assert ax.get_xlabel() == "cv_f1_tuned" and "selected: deep" in ax.get_title()
+    assert [text.get_text() for text in ax.texts] == ["0.300", "0.350"]  # the values at the bars' ends
+    other = plot_variant_scores(table, "train_accuracy")  # the configured metric, whichever it is
+    assert [bar.get_width() for bar in other.axes[0].patches] == [0.9, 0.95]
+    zeros = plot_variant_scores(table.assign(cv_f1=0.0), "cv_f1")  # e.g. an SVM at its default boundary
+    assert zeros.axes[0].get_xlim() == (0, 1)
+
+
+def test_variant_bars_without_the_table_or_its_metric_are_placeholders(fake_tabular):
+    empty = plot_variant_scores(tabulate_variants(None, None), "cv_f1_tuned")
+    assert is_placeholder(empty) and "variant_scores is missing" in figure_text(empty)
+    table = tabulate_variants(fake_tabular("rf", 0)["rf.variant_scores"], "deep")
+    unscored = plot_variant_scores(table, "cv_roc_auc")  # a table cross-validated under another setting
+    assert is_placeholder(unscored) and "the variant table's cv_roc_auc is missing" in figure_text(unscored)
+    assert not is_placeholder(plot_variant_scores(table, "cv_f1_tuned"))
+
+
+def test_accuracy_curves_draw_one_line_per_cnn_with_a_history(fake_image):
+    histories = {m: fake_image(m, acc)[f"history_{m}"] for m, acc in (("lenet", 0.4), ("alexnet", 0.6))}
+    fig = plot_accuracy_curves(lenet=histories["lenet"], resnet=None, alexnet=histories["alexnet"])
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["lenet (best 0.450)", "alexnet (best 0.650)"]
+    assert [line.get_label() for line in ax.get_legend().get_lines()] == ["lenet (best 0.450)", "alexnet (best 0.650)"]
+    assert ax.lines[1].get_ydata().tolist() == histories["alexnet"]["val_accuracy"].tolist()
+    assert ax.lines[0].get_xdata().tolist() == [1, 2, 3]
+    assert len({line.get_color() for line in ax.lines}) == 2 and "2 CNNs" in ax.get_title()
+    many = plot_accuracy_curves(**{f"m{i}": histories["lenet"] for i in range(12)})
+    styles = [(line.get_color(), line.get_linestyle()) for line in many.axes[0].lines]
+    assert len(set(styles)) == 12  # past matplotlib's ten colours, lines stay apart by their style
+
+
+def test_accuracy_curves_without_any_history_are_the_placeholder():
+    fig = plot_accuracy_curves(lenet=None, alexnet=None)
+    assert is_placeholder(fig) and "Not available: every CNN's training history is missing" in figure_text(fig)
+    assert is_placeholder(plot_accuracy_curves())
+
+
+def test_sections_show_the_new_figures_only_when_they_plot_data(fake_tabular, fake_image):
+    data = fake_tabular("rf", 0)
+    table = tabulate_variants(data["rf.variant_scores"], "deep")
+    caption = "the selection metric per variant, the selected one highlighted"
+    figures = [Figure()] * 4  # threshold, confusion, ROC, calibration: not shown without their inputs
+    shown = render_tabular_section(table, plot_variant_scores(table, "cv_f1_tuned"), None, None, None, None, *figures)
+    assert f"<figcaption>{caption}</figcaption>" in shown["html"]
+    hidden = render_tabular_section(table, missing_figure("x"), None, None, None, None, *figures)
+    assert caption not in hidden["html"] and "<h4>Variants" in hidden["html"]
+    history = fake_image("lenet", 0.4)["history_lenet"]
+    lenet = pd.DataFrame({"val_accuracy": [np.nan]})
+    labels = {"lenet_variants": "Fig. 12", "samples_train": "Fig. 7", "samples_val": "Fig. 8"}
+    overview = [None, None, None, lenet, Figure(), pd.DataFrame()]
+    curves = render_image_overview(*overview, plot_accuracy_curves(lenet=history), labels)
+    assert "<figcaption>validation accuracy per epoch of every CNN</figcaption>" in curves["html"]
+    none = render_image_overview(*overview, plot_accuracy_curves(lenet=None), labels)
+    assert "of every CNN" not in none["html"]
 
 
 def test_comparison_keeps_study_only_and_run_only_models():

@@ -10,7 +10,7 @@ from .nodes import build_model, evaluate_model, summarise_model, train_model
 
 SHARED_INPUTS = {"image_manifest", "image_class_counts"}
 # leave a model's namespace as <name>_<model> (model_lists.exported): read by image_prediction and reporting
-CROSS_MODEL_OUTPUTS = ("val_metrics", "val_confusion_matrix")
+CROSS_MODEL_OUTPUTS = ("history", "val_metrics", "val_confusion_matrix")
 
 
 def create_template() -> Pipeline:

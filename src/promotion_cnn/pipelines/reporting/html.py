@@ -26,6 +26,7 @@ from promotion_cnn.params import Fairness
 
 from .nodes import format_number
 from .params import Report
+from .plots import is_placeholder
 
 CAVEAT = (
     "Passing the four-fifths rule is not proof of fairness: it compares selection rates only, at one threshold, on "
@@ -197,6 +198,7 @@ def render_eda_section(
 
 def render_tabular_section(
     variant_table: pd.DataFrame,
+    variant_figure: Figure,
     threshold: dict[str, Any] | None,
     test_metrics: dict[str, Any] | None,
     intervals: pd.DataFrame | None,
@@ -206,11 +208,12 @@ def render_tabular_section(
     roc_figure: Figure,
     calibration_figure: Figure,
 ) -> dict[str, Any]:
-    """One tabular family: variant table, threshold, test metrics with intervals, calibration and their figures."""
+    """One tabular family: variants, threshold, test metrics with intervals, calibration and their figures."""
     inputs = {"variant_scores": not variant_table.empty, "threshold": threshold, "test_metrics": test_metrics}
     missing = [name for name, value in inputs.items() if not value]
     assessed = bool(calibration) and calibration["brier_score"] is not None
     figures = {
+        "variants": None if is_placeholder(variant_figure) else image_uri(variant_figure),
         "threshold": image_uri(threshold_figure) if threshold else None,
         "confusion": image_uri(confusion_figure) if test_metrics else None,
         "roc": image_uri(roc_figure) if test_metrics else None,
@@ -301,9 +304,10 @@ def render_image_overview(
     lenet_variants: pd.DataFrame,
     best_confusion_figure: Figure,
     class_accuracy: pd.DataFrame,
+    accuracy_curves_figure: Figure,
     labels: dict[str, str],
 ) -> dict[str, Any]:
-    """The image data (class counts, sample grids) and the cross-model results (LeNet variants, best CNN)."""
+    """The image data (class counts, sample grids), the CNNs' accuracy curves, the LeNet variants and the best CNN."""
     inputs = {
         "image_class_counts": class_counts,
         "image_samples_train@image": sample_grid_train,
@@ -330,6 +334,7 @@ def render_image_overview(
         "image_overview.html.j2",
         class_counts=counts,
         grids=grids,
+        accuracy_curves=None if is_placeholder(accuracy_curves_figure) else image_uri(accuracy_curves_figure),
         lenet_variants=table_view(lenet_variants) if lenet_variants["val_accuracy"].notna().any() else None,
         labels=labels,
         best=best,

@@ -35,6 +35,7 @@ from .nodes import (
     tabulate_variants,
 )
 from .plots import (
+    plot_accuracy_curves,
     plot_categorical_counts,
     plot_confusion_matrix,
     plot_numeric_pairs,
@@ -44,9 +45,11 @@ from .plots import (
     plot_target_distribution,
     plot_threshold_curve,
     plot_training_history,
+    plot_variant_scores,
 )
 
 EDA = "params:reporting.eda"
+SELECTION_METRIC = "params:tabular_protocol.selection_metric"  # the metric select_variant chose the variant by
 LABELS = "params:reporting.report.figure_labels"
 
 
@@ -103,6 +106,9 @@ def create_tabular_template() -> Pipeline:
         [
             Node(tabulate_variants, ["variant_scores", "selected_variant"], "variant_table", name="tabulate_variants"),
             Node(
+                plot_variant_scores, ["variant_table", SELECTION_METRIC], "variant_figure", name="plot_variant_scores"
+            ),
+            Node(
                 plot_threshold_curve, ["threshold_curve", "threshold"], "threshold_figure", name="plot_threshold_curve"
             ),
             Node(plot_confusion_matrix, "confusion_matrix", "confusion_figure", name="plot_confusion_matrix"),
@@ -112,6 +118,7 @@ def create_tabular_template() -> Pipeline:
                 render_tabular_section,
                 {
                     "variant_table": "variant_table",
+                    "variant_figure": "variant_figure",
                     "threshold": "threshold",
                     "test_metrics": "test_metrics",
                     "intervals": "test_metric_intervals",
@@ -152,6 +159,7 @@ def create_comparison_pipeline(families: list[str], image_models: list[str], len
     comparison = "params:reporting.comparison"
     val_metrics = {model: exported("val_metrics", model) for model in image_models}
     confusion = {model: exported("val_confusion_matrix", model) for model in image_models}
+    histories = {model: exported("history", model) for model in image_models}
     sections = {name: exported("report_section", name) for name in families}
     sections |= {"recommender": "recommender_section"} | {
         name: exported("report_section", name) for name in image_models
@@ -197,6 +205,7 @@ def create_comparison_pipeline(families: list[str], image_models: list[str], len
                 "best_cnn_class_accuracy",
                 name="tabulate_class_accuracy",
             ),
+            Node(plot_accuracy_curves, histories, "cnn_accuracy_curves_figure", name="plot_accuracy_curves"),
             Node(
                 render_image_overview,
                 [
@@ -206,6 +215,7 @@ def create_comparison_pipeline(families: list[str], image_models: list[str], len
                     "lenet_variant_table",
                     "best_cnn_confusion_figure",
                     "best_cnn_class_accuracy",
+                    "cnn_accuracy_curves_figure",
                     f"{LABELS}.image",
                 ],
                 "image_overview_section",
@@ -274,6 +284,7 @@ def create_pipeline(
             namespace=family,
             inputs={"test_metrics": exported("test_metrics", family)},
             outputs={"report_section": exported("report_section", family)},
+            parameters={SELECTION_METRIC: SELECTION_METRIC},
             tags=["tabular", family],
         )
         for family in families
@@ -282,7 +293,7 @@ def create_pipeline(
         pipeline(
             create_image_template(),
             namespace=model,
-            inputs={"val_metrics": exported("val_metrics", model)},
+            inputs={name: exported(name, model) for name in ("val_metrics", "history")},
             outputs={"report_section": exported("report_section", model)},
             tags=["image", model],
         )

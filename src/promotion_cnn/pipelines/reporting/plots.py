@@ -15,14 +15,22 @@ from matplotlib.figure import Figure
 
 from .params import Eda
 
-PALETTE = {0: "#4c72b0", 1: "#dd8452"}  # not promoted / promoted
+PALETTE = {0: "#4c72b0", 1: "#dd8452"}  # not promoted / promoted; elsewhere: the rest / the one highlighted
+PLACEHOLDER = "placeholder"  # the label of a figure drawn for a missing input
+LINE_STYLES = ("-", "--", ":")  # after matplotlib's ten colours, the next ten lines dashed, then dotted
 
 
 def missing_figure(what: str) -> Figure:
     """A placeholder figure naming the input that was missing."""
     fig = Figure(figsize=(6, 1.5))
     fig.text(0.5, 0.5, f"Not available: {what} is missing", ha="center", va="center", fontsize=11)
+    fig.set_label(PLACEHOLDER)
     return fig
+
+
+def is_placeholder(fig: Figure) -> bool:
+    """Whether a figure is ``missing_figure``'s placeholder rather than a plot of data."""
+    return fig.get_label() == PLACEHOLDER
 
 
 def matrix_frame(matrix: pd.DataFrame) -> pd.DataFrame:
@@ -233,4 +241,49 @@ def plot_reliability(calibration: dict[str, Any] | None) -> Figure:
         title=f"Brier {calibration['brier_score']:.4f}, ECE {calibration['expected_calibration_error']:.4f}",
     )
     ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def plot_variant_scores(variant_table: pd.DataFrame, metric: str) -> Figure:
+    """Horizontal bars of each variant's selection metric, the selected variant highlighted (study Fig. 3 and 5)."""
+    if variant_table.empty:
+        return missing_figure("variant_scores")
+    table = variant_table.dropna(subset=[metric]) if metric in variant_table.columns else variant_table.iloc[:0]
+    if table.empty:
+        return missing_figure(f"the variant table's {metric}")
+    selected = table["selected"].astype(str).str.lower() == "true"  # read back from CSV, the flag may be text
+    fig = Figure(figsize=(7, 0.45 * len(table) + 1.4))
+    ax = fig.add_subplot()
+    bars = ax.barh(table["variant"].astype(str), table[metric], color=np.where(selected, PALETTE[1], PALETTE[0]))
+    ax.bar_label(bars, fmt="%.3f", padding=3, fontsize=8)
+    ax.invert_yaxis()  # the table's order, top to bottom
+    top = float(table[metric].max())
+    ax.set_xlim(0, top * 1.15 if top > 0 else 1)  # room for the labels; an all-zero metric still gets an axis
+    chosen = ", ".join(table.loc[selected, "variant"].astype(str)) or "none"
+    ax.set(xlabel=metric, title=f"{metric} per variant (selected: {chosen})")
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_curves(**histories: pd.DataFrame | None) -> Figure:
+    """Validation accuracy per epoch of every CNN with a history, one line each (models without one skipped)."""
+    present = {model: history for model, history in histories.items() if history is not None}
+    if not present:
+        return missing_figure("every CNN's training history")
+    fig = Figure(figsize=(9, 5))
+    ax = fig.add_subplot()
+    for i, (model, history) in enumerate(present.items()):
+        ax.plot(
+            history["epoch"],
+            history["val_accuracy"],
+            color=f"C{i % 10}",
+            linestyle=LINE_STYLES[i // 10 % len(LINE_STYLES)],
+            marker="o",
+            markersize=3,
+            label=f"{model} (best {history['val_accuracy'].max():.3f})",
+        )
+    ax.set(xlabel="epoch", ylabel="validation accuracy", title=f"Validation accuracy per epoch ({len(present)} CNNs)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
     return fig
