@@ -11,6 +11,7 @@ from promotion_cnn.library_noise import quiet_library_warnings
 from promotion_cnn.run_console import RunProgressHook, RunSummaryHook
 from promotion_cnn.runner_hooks import ShareMemoryDatasetsHook
 from promotion_cnn.runs import RunJournalHook
+from promotion_cnn.tf_cluster import ChiefOnlyOutputsHook
 from promotion_cnn.tf_setup import DeviceLogHook, quiet_tensorflow_startup
 from promotion_cnn.tracking import KedroMlflowRunHook, MlflowTrackingHook, project_root
 from promotion_cnn.validation import ContractHook
@@ -30,6 +31,8 @@ quiet_tensorflow_startup()
 # checked before any node runs, and an entry overridden without a `validator:` block keeps its default contract.
 # ShareMemoryDatasetsHook: the catalog's MemoryDatasets cross ParallelRunner's processes.
 # LocalConfigHook: a warning names the conf/local files that `--env <other>` leaves out.
+# ChiefOnlyOutputsHook: on a tf.distribute worker that is not the chief (TF_CONFIG), the run's outputs stay in
+# memory; last here, so its before_pipeline_run comes first (the journal and the tracking see no file outputs).
 # Kedro calls hooks in reverse order of this tuple: RunJournalHook, first here, starts its journal after the
 # others' before_pipeline_run (a run stopped by a contract or a setting has nothing to undo) and commits last.
 HOOKS = (
@@ -50,6 +53,7 @@ HOOKS = (
     # the console: a progress bar on a terminal, a line per finished stage, the devices TensorFlow uses
     RunProgressHook(),
     DeviceLogHook(),
+    ChiefOnlyOutputsHook(),  # a tf.distribute worker that is not the chief keeps its outputs in memory (tf_cluster.py)
     # kedro-mlflow's hook, last so that it is called first (it opens the MLflow run), as the plugin was
     KedroMlflowRunHook(),
 )

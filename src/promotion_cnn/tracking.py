@@ -41,6 +41,8 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractDataset, AbstractVersionedDataset
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
+from promotion_cnn.tf_cluster import cluster_config, is_chief
+
 logger = logging.getLogger(__name__)
 
 MAX_PARAM_LENGTH = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
@@ -253,6 +255,9 @@ class MlflowTrackingHook:
             return
         active = mlflow.active_run()
         if active is None:
+            return
+        if not is_chief(cluster_config()):  # a tf.distribute worker: the chief's run logs and registers the models
+            logger.info("MLflow tracking: not the chief of TF_CONFIG's cluster, this run logs and registers nothing")
             return
         self._client, self._run_id, self._catalog = MlflowClient(), active.info.run_id, catalog
         self._children, self._fingerprints, self._models, self._seconds = {}, {}, {}, 0.0

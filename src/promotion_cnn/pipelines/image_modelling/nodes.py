@@ -13,7 +13,16 @@ from promotion_cnn.images.input_pipeline import make_dataset
 
 from .architectures import build_architecture
 from .params import ImageModel, ImageTraining
-from .training import keep_best_callback, make_loss, make_optimizer, progress_logger
+from .training import (
+    build_for_strategy,
+    compiled_copy,
+    distribute_batches,
+    distribution_strategy,
+    keep_best_callback,
+    plain_copy,
+    progress_logger,
+    strategy_scope,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +62,7 @@ def build_model(class_counts: pd.DataFrame, model: ImageModel, training: ImageTr
     import keras
 
     run = settings(model, training)
+    distribution_strategy(run)  # multi_worker: created before TensorFlow's first operation in the process
     keras.utils.set_random_seed(run["seed"])
     n_classes = int(class_counts["label"].nunique())
     network = build_architecture(model.architecture, model.image_size, n_classes, model.layers, run["precision"])
@@ -82,6 +92,7 @@ def train_model(
     import tensorflow as tf
 
     run = settings(model, training)
+    strategy = distribution_strategy(run)  # None unless `distribution` is set
     keras.utils.set_random_seed(run["seed"])
     classes = class_names(manifest)
     train_paths, train_labels = _split(manifest, "train", classes)
@@ -98,13 +109,9 @@ def train_model(
             f"({model.eval_image_size}) must be null or {trained_size}"
         )
     val_data = make_dataset(val_paths, val_labels, eval_size(model), batch)
-    train_data, val_data = (d.map(lambda x, y: (x, tf.one_hot(y, n_classes))) for d in (train_data, val_data))
-    trained = keras.models.clone_model(network)
-    trained.set_weights(network.get_weights())
-    trained.compile(
-        optimizer=make_optimizer(run, n_batches),
-        loss=make_loss(run),
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    train_data, val_data = (
+        distribute_batches(d.map(lambda x, y: (x, tf.one_hot(y, n_classes))), strategy, batch)
+        for d in (train_data, val_data)
     )
     budget = run.get("time_budget_minutes")
     progress = progress_logger(
@@ -125,16 +132,20 @@ def train_model(
         run["learning_rate"],
         run.get("lr_schedule", "constant"),
     )
-    start = time.perf_counter()
-    fitted = trained.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=run["epochs"],
-        callbacks=[progress] + ([keep_best] if keep_best else []),
-        verbose=run["keras_verbose"],
-        shuffle=False,
-    )  # shuffle=False: the data is shuffled already
-    seconds = time.perf_counter() - start
+    with strategy_scope(strategy):  # the training copy is built, compiled and fitted inside the strategy's scope
+        trained = compiled_copy(network, run, n_batches)
+        build_for_strategy(trained, strategy, train_data.element_spec)
+        start = time.perf_counter()
+        fitted = trained.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=run["epochs"],
+            callbacks=[progress] + ([keep_best] if keep_best else []),
+            verbose=run["keras_verbose"],
+            shuffle=False,
+        )  # shuffle=False: the data is shuffled already
+        seconds = time.perf_counter() - start
+    trained = trained if strategy is None else plain_copy(trained)
     history = pd.DataFrame(fitted.history).assign(epoch=lambda h: np.arange(1, len(h) + 1))
     history["seconds"] = progress.epoch_seconds
     epochs_run = len(history)

@@ -33,7 +33,7 @@ class Augmentation(Params):
 class ImageTraining(Params):
     """Every model's training settings, unless its ``training:`` block overrides them (``image_training``)."""
 
-    batch_size: int = Field(gt=0, description="Images per training step.")
+    batch_size: int = Field(gt=0, description="Images per training step (the global batch: split over the replicas).")
     epochs: int = Field(gt=0, description="Passes over the training images.")
     optimizer: str = Field(description="Any keras.optimizers name: adam, sgd, rmsprop, adamw, ...")
     learning_rate: float = Field(gt=0, description="The (peak) learning rate.")
@@ -59,6 +59,11 @@ class ImageTraining(Params):
     min_lr_fraction: float = Field(default=0.0, ge=0, le=1, description="Cosine only: the last rate's share.")
     label_smoothing: float = Field(default=0.0, ge=0, lt=1, description="0: the plain cross-entropy.")
     augmentation: Augmentation = Field(default=Augmentation(), description="Training-image augmentation.")
+    distribution: Literal["mirrored", "multi_worker"] | None = Field(
+        default=None,
+        description="null: one device, no tf.distribute; mirrored: this machine's GPUs (MirroredStrategy); "
+        "multi_worker: the machines of TF_CONFIG (MultiWorkerMirroredStrategy). docs/scaling.md",
+    )
 
 
 def _optional(info: FieldInfo) -> FieldInfo:

@@ -1,21 +1,150 @@
-"""Training settings turned into Keras objects: optimiser with its learning-rate schedule, loss and callbacks.
+"""Training settings turned into Keras objects: optimiser with its learning-rate schedule, loss, callbacks, and
+the ``tf.distribute`` strategy the model trains under (``distribution``).
 
 Every choice comes from the ``image_training`` parameters (or a model's ``training``
 block); the defaults reproduce the study (constant learning rate, plain cross-entropy,
-the last epoch's weights). Keras is imported inside the functions.
+the last epoch's weights, one device and no strategy). Keras and TensorFlow are imported inside the functions.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import time
 from typing import Any
 
 import numpy as np
 
+from promotion_cnn.tf_cluster import ClusterConfigError, cluster_config, describe_task
+
 logger = logging.getLogger(__name__)
 
 SCHEDULES = ("constant", "cosine")
+DISTRIBUTIONS = ("mirrored", "multi_worker")
+
+
+class DistributionError(ValueError):
+    """A ``distribution`` that cannot run here: unknown, no ``TF_CONFIG``, created too late, or a batch too small."""
+
+
+def distribution_strategy(run: dict[str, Any]) -> Any | None:
+    """The ``tf.distribute`` strategy of ``run['distribution']`` (one per process), or None for null."""
+    kind = run.get("distribution")
+    if kind is None:
+        return None
+    if kind not in DISTRIBUTIONS:
+        raise DistributionError(f"distribution must be null or one of {list(DISTRIBUTIONS)}, got {kind!r}")
+    if kind == "multi_worker" and run.get("time_budget_minutes") is not None:
+        raise DistributionError(
+            "time_budget_minutes must be null with distribution: multi_worker (each worker would stop on its own clock)"
+        )
+    return _strategy(kind)
+
+
+@functools.cache
+def _strategy(kind: str) -> Any:
+    """The process's one strategy of this kind (MultiWorkerMirroredStrategy cannot be made twice, nor late)."""
+    import tensorflow as tf
+
+    if kind == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+        logger.info(
+            "distribution mirrored: %d replica(s) on %s",
+            strategy.num_replicas_in_sync,
+            strategy.extended.worker_devices,
+        )
+        return strategy
+    config = cluster_config()
+    if config is None:
+        raise ClusterConfigError(
+            "distribution multi_worker needs TF_CONFIG (the cluster and this task) in the environment"
+        )
+    try:
+        strategy = _multi_worker_class()()
+    except RuntimeError as error:  # TensorFlow: "Collective ops must be configured at program startup"
+        raise DistributionError(
+            "distribution multi_worker must start before TensorFlow runs anything else in the process: give it to "
+            f"every image model of the run, or run those models in a run of their own ({error})"
+        ) from None
+    logger.info(
+        "distribution multi_worker: %s, %d replica(s) in sync", describe_task(config), strategy.num_replicas_in_sync
+    )
+    return strategy
+
+
+def _multi_worker_class() -> type:
+    """MultiWorkerMirroredStrategy whose ``reduce`` takes the scalars (loss, metrics) Keras 3's ``fit`` averages
+    over workers with ``axis=0``, which TensorFlow refuses for a 0-d value (keras-team/keras#20585)."""
+    import tensorflow as tf
+
+    class MultiWorkerStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        """A scalar per replica is reduced whole (``axis=None``); every other value as asked."""
+
+        def reduce(self, reduce_op: Any, value: Any, axis: int | None) -> Any:
+            rank = self.experimental_local_results(value)[0].shape.rank
+            return super().reduce(reduce_op, value, axis if rank else None)
+
+    return MultiWorkerStrategy
+
+
+def strategy_scope(strategy: Any | None) -> Any:
+    """``strategy.scope()``, or a context that does nothing without a strategy."""
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def distribute_batches(dataset: Any, strategy: Any | None, batch_size: int) -> Any:
+    """The batched dataset for the strategy: ``batch_size`` is global (split over the replicas), shards by batch."""
+    import tensorflow as tf
+
+    if strategy is None:
+        return dataset
+    replicas = strategy.num_replicas_in_sync
+    if batch_size < replicas:
+        raise DistributionError(
+            f"batch_size ({batch_size}) is the global batch: it must be at least the {replicas} replicas"
+        )
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def compiled_copy(network: Any, run: dict[str, Any], steps_per_epoch: int) -> Any:
+    """A copy of the built network with its weights, compiled with the run's optimiser, loss and accuracy."""
+    import keras
+
+    trained = keras.models.clone_model(network)
+    trained.set_weights(network.get_weights())
+    trained.compile(
+        optimizer=make_optimizer(run, steps_per_epoch),
+        loss=make_loss(run),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return trained
+
+
+def build_for_strategy(trained: Any, strategy: Any | None, element_spec: Any) -> None:
+    """Under a strategy, build the compiled model's optimiser and metrics from the data's spec, inside the scope.
+
+    Keras 3's ``fit`` would build them from a batch it draws first when the model was made under a strategy: one
+    extra pass of the seeded shuffle (and of the augmentation draws), so every epoch would see the images in the
+    order of the next epoch without a strategy. Built here, from shapes only, and with ``fit`` taking the
+    strategy of the scope it runs in, one replica trains exactly as no strategy does (tested).
+    """
+    if strategy is None:
+        return
+    trained._symbolic_build(data_batch=element_spec)
+    trained._distribute_strategy = None  # Keras 3 (TF backend): fit() uses tf.distribute.get_strategy(), the scope's
+
+
+def plain_copy(trained: Any) -> Any:
+    """The trained network rebuilt outside any strategy scope, same weights, uncompiled (saved, evaluated, predicted
+    with as a model trained without a strategy; the model file is loaded with ``compile=False`` anyway)."""
+    import keras
+
+    copy = keras.models.clone_model(trained)
+    copy.set_weights(trained.get_weights())
+    return copy
 
 
 def learning_rate(run: dict[str, Any], steps_per_epoch: int) -> Any:
