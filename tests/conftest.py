@@ -24,14 +24,33 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+# The longest groups (measured with `pytest --durations`, each 1-6 minutes on the 2-core VM) start first, so that
+# no worker begins one of them when the others are nearly done (longest-processing-time-first scheduling).
+LONGEST_FIRST = (
+    "tests/pipelines/image_prediction/test_prediction.py",
+    "tests/test_fresh_clone.py",
+    "mlflow",
+    "tests/test_runners.py",
+    "default_run",
+    "tests/pipelines/image_modelling/test_odd_image_counts.py",
+    "tests/pipelines/image_modelling/test_pipeline.py",
+)
+
+
+def _group(item: pytest.Item) -> str:
+    return item.get_closest_marker("xdist_group").args[0]
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``-n auto --dist loadgroup`` (pyproject.toml) each test file runs whole on one worker, so its module
     fixtures are built once and its tests keep their order; files sharing a session fixture name a shared
-    ``xdist_group`` (test_tracking and test_serving: the tracked run)."""
+    ``xdist_group`` (test_tracking and test_serving: the tracked run). The groups of ``LONGEST_FIRST`` come first."""
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    rank = {group: i for i, group in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: order within a group kept
 
 
 def _merge(base: dict, overrides: dict) -> dict:

@@ -4,6 +4,7 @@ import logging
 
 from kedro.pipeline import Node, Pipeline
 
+from promotion_cnn.library_noise import quiet_library_warnings
 from promotion_cnn.run_console import node_stages
 from promotion_cnn.tf_setup import quiet_tensorflow_startup
 
@@ -29,6 +30,14 @@ def test_keras_step_function_retracing_is_logged_at_info_and_other_tensorflow_wa
         )
         tf_logger.warning("5 out of the last 5 calls to <function my_step at 0x7f> triggered tf.function retracing.")
     assert [r.levelname for r in caplog.records] == ["INFO", "WARNING"]  # a user's own function still warns
+
+
+def test_mlflow_untyped_predict_warning_goes_to_the_log_file_and_other_warnings_stay(caplog):
+    quiet_library_warnings()
+    with caplog.at_level(logging.INFO, logger="py.warnings"):
+        logging.getLogger("py.warnings").warning("UserWarning: \x1b[33mAdd type hints to the `predict` method to ...")
+        logging.getLogger("py.warnings").warning("UserWarning: something else")
+    assert [r.levelname for r in caplog.records] == ["INFO", "WARNING"]
 
 
 def test_nodes_belong_to_the_first_registered_pipeline_that_holds_them():

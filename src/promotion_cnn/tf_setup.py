@@ -10,7 +10,7 @@
   exist (``CUDA_VISIBLE_DEVICES=""`` does not prevent the call); on a CPU-only run TensorFlow's failures are
   Python exceptions, which still stop the run and show.
 
-It also keeps one false alarm off the console (``OtherModelsTracing``, a filter on the ``tensorflow`` logger):
+It also keeps one false alarm off the console (a ``library_noise.ToInfo`` filter on the ``tensorflow`` logger):
 TensorFlow counts traces per Python code object, and every Keras model's ``predict`` / ``fit`` step function is a
 closure of the same code, so evaluating the sixth CNN of a run, each traced once, warns that "6 out of the last 6
 calls ... triggered tf.function retracing". The filter logs those lines at INFO: the log file keeps them.
@@ -34,6 +34,8 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
+from promotion_cnn.library_noise import log_at_info
+
 logger = logging.getLogger("promotion_cnn.run")
 
 DRIVER_PATHS = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")
@@ -47,20 +49,8 @@ def nvidia_driver_present(paths: tuple[str, ...] = DRIVER_PATHS) -> bool:
 def quiet_tensorflow_startup(environ: Any = os.environ, driver_present: bool | None = None) -> str:
     """Set ``TF_CPP_MIN_LOG_LEVEL`` (if unset) before TensorFlow is imported, filter its logger; returns the value."""
     driver = nvidia_driver_present() if driver_present is None else driver_present
-    tf_logger = logging.getLogger("tensorflow")
-    if not any(isinstance(f, OtherModelsTracing) for f in tf_logger.filters):
-        tf_logger.addFilter(OtherModelsTracing())
+    log_at_info("tensorflow", "triggered tf.function retracing", "TensorFlowTrainer.")  # see the module docstring
     return environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if driver else "3")
-
-
-class OtherModelsTracing(logging.Filter):
-    """TensorFlow's frequent-retracing warning about Keras' per-model step functions, logged at INFO (see above)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "triggered tf.function retracing" in message and "TensorFlowTrainer." in message:
-            record.levelno, record.levelname = logging.INFO, "INFO"
-        return True
 
 
 @contextlib.contextmanager
