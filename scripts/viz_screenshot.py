@@ -249,7 +249,7 @@ async def readable_drawing(tools: DevTools, timeout: float) -> tuple[dict, tuple
 
 
 def compress(png: bytes, out: Path) -> None:
-    """Write the screenshot as a 64-colour palette PNG: a third of the bytes, the same picture (flat UI colours and
+    """Write the screenshot as a 64-colour palette PNG: a quarter of the bytes, the same picture (flat UI colours and
     grey anti-aliasing)."""
     from PIL import Image  # Pillow, installed with matplotlib
 
