@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -115,21 +116,24 @@ def test_screenshot_ports_are_ones_kedro_viz_accepts():
 
 
 @pytest.mark.skipif(not (shutil.which("chromium") or shutil.which("chromium-browser")), reason="needs chromium")
-def test_screenshot_script_draws_the_graph_and_leaves_no_process(tmp_path):
+def test_screenshot_script_draws_a_readable_view_and_leaves_no_process(tmp_path):
+    """The tabular view (one namespace clicked open, the PNG cropped around it): the script checks the drawn graph and
+    the label size itself and fails otherwise; here its PNG and its report of the labels, and no process left."""
+    from PIL import Image
+
     marker = f"VIZ_SCREENSHOT_TEST={uuid.uuid4().hex}"
     name, value = marker.split("=")
     env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", name: value}
-    out = tmp_path / "viz.png"
+    out = tmp_path / "kedro-viz-tabular.png"
+    command = [sys.executable, str(PROJECT / "scripts" / "viz_screenshot.py"), "--view", "tabular", "--out", str(out)]
     try:
-        result = subprocess.run(
-            [sys.executable, str(PROJECT / "scripts" / "viz_screenshot.py"), "--out", str(out), "--timeout", "180"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = subprocess.run([*command, "--timeout", "180"], env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-        assert "Chromium drew" in result.stdout and out.stat().st_size > 10_000
+        labels = re.search(r"tabular: Chromium drew \d+ graph nodes \(\d+ checked\), labels ([\d.]+) px", result.stdout)
+        assert labels and float(labels[1]) >= 11, result.stdout
+        with Image.open(out) as image:
+            assert image.width >= 1500 and image.height >= 1500, image.size  # the namespace at a readable zoom
+        assert 10_000 < out.stat().st_size < 500_000
         assert processes_with_env(marker) == {}
     finally:
         for pid in processes_with_env(marker):  # after a failure: end what the test started
