@@ -415,11 +415,12 @@ def run_mode(name: str, mode: Mode, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------- the estimate
-def makespan(durations: list[float], workers: int) -> float:
-    """Longest-processing-time-first list scheduling of independent tasks on ``workers`` identical workers."""
+def makespan(durations: list[float], workers: int, longest_first: bool = False) -> float:
+    """List scheduling of independent tasks on ``workers`` identical workers, each task to the first free worker:
+    in their order (as joblib dispatches a node's fits), or longest first (a plan, for the CNNs)."""
     loads = [0.0] * max(1, min(workers, len(durations)))
     heapq.heapify(loads)
-    for d in sorted(durations, reverse=True):
+    for d in sorted(durations, reverse=True) if longest_first else durations:
         heapq.heappush(loads, heapq.heappop(loads) + d)
     return max(loads) if durations else 0.0
 
@@ -462,9 +463,8 @@ def estimate(runs: dict[str, dict], image_rows: list[dict] | None) -> dict[str, 
     """
     out: dict[str, Any] = {"workers": list(WORKERS), "assumptions": [], "faithful": None, "image_study": None}
     base = runs.get("faithful-loky")
-    timing = runs.get("faithful-dask1") or runs.get("faithful-dask2")
     dask2 = runs.get("faithful-dask2") or runs.get("faithful-dask1")
-    if base and timing and base["returncode"] == 0 and timing["returncode"] == 0:
+    if base and dask2 and base["returncode"] == 0 and dask2["returncode"] == 0:
         fit_nodes = {f: base["node_seconds"].get(f"{f}.evaluate_variants", 0.0) for f in FAMILIES}
         serial = base["wall_seconds"] - sum(fit_nodes.values())
         overheads = fit_node_overheads(dask2)
@@ -476,7 +476,9 @@ def estimate(runs: dict[str, dict], image_rows: list[dict] | None) -> dict[str, 
             "hist_gradient_boosting": dask2["sizes"].get("full_features_train_pickled_bytes", 0),
             "logistic_regression": dask2["sizes"].get("full_features_train_pickled_bytes", 0),
         }
-        fits = {f: per_fit(v) for f, v in timing["variant_fits"].items()}
+        faithful = [r for n, r in runs.items() if n.startswith("faithful-") and r["returncode"] == 0]
+        source = {f: min(faithful, key=lambda r: sum(per_fit(r["variant_fits"].get(f, [])))) for f in FAMILIES}
+        fits = {f: per_fit(source[f]["variant_fits"][f]) for f in FAMILIES if f in source[f]["variant_fits"]}
         rows = []
         measured = {1: runs.get("faithful-dask1"), 2: runs.get("faithful-dask2")}
         for p in (1, 2, *WORKERS):
@@ -499,7 +501,7 @@ def estimate(runs: dict[str, dict], image_rows: list[dict] | None) -> dict[str, 
         out["faithful"] = {
             "serial_seconds": round(serial, 1),
             "serial_from": "faithful-loky",
-            "per_fit_from": timing["mode"],
+            "per_fit_from": {f: source[f]["mode"] for f in fits},
             "overhead_from": dask2["mode"],
             "fits": {f: len(d) for f, d in fits.items()},
             "fit_seconds_sum": round(sum(sum(d) for d in fits.values()), 1),
@@ -511,11 +513,13 @@ def estimate(runs: dict[str, dict], image_rows: list[dict] | None) -> dict[str, 
         }
         out["assumptions"] += [
             "fits are independent (they are: one task each, no shared state) and a worker runs one at a time, taking "
-            f"as long as in the {timing['mode']} run on this machine (one fit at a time on 2 cores: a forest's fit "
-            "uses its 2 threads); a variant's folds take equal shares of its summed fit_seconds",
+            "as long as in the faithful run on this machine where that family's fits took least in all (the same "
+            "fits, least contended for the 2 cores: "
+            + ", ".join(f"{f}: {source[f]['mode']}" for f in fits)
+            + "; a forest's fit uses its 2 threads)",
             f"the serial part ({serial:.0f} s: the faithful loky run's wall time outside its evaluate_variants nodes) "
             "is unchanged; nodes run one after another (SequentialRunner), each node's fits spread over all workers "
-            "(longest-first list scheduling)",
+            "(in their order, each to the first free worker)",
             f"per node the cluster overhead measured in the {dask2['mode']} run (node seconds minus its fits' "
             "makespan on its workers) stays, minus the LocalCluster start-up "
             f"({start:.1f} s per node on average: a standing cluster at scheduler_address has started already)",
@@ -527,7 +531,8 @@ def estimate(runs: dict[str, dict], image_rows: list[dict] | None) -> dict[str, 
     if image_rows:
         minutes = {r["model"]: r["train_minutes"] for r in image_rows}
         rows = [
-            {"workers": p, "train_minutes": round(makespan(list(minutes.values()), p), 1)} for p in (1, 2, *WORKERS)
+            {"workers": p, "train_minutes": round(makespan(list(minutes.values()), p, longest_first=True), 1)}
+            for p in (1, 2, *WORKERS)
         ]
         longest = max(minutes, key=minutes.get)
         out["image_study"] = {
@@ -619,7 +624,7 @@ def markdown(result: dict[str, Any]) -> str:
                 "",
                 "## Dask overhead per evaluate_variants node",
                 "",
-                "node seconds minus the longest-first makespan of the node's fits (their own `fit_seconds`) on the "
+                "node seconds minus the makespan of the node's fits (in order, each to the first free worker; their own `fit_seconds`) on the "
                 "run's workers; LocalCluster start = log time from the node's `N fits for` line to `Fits on Dask`",
                 "",
                 "| run | family | fits | fit s (sum) | makespan s | node s | overhead s | per fit s |",
@@ -658,7 +663,7 @@ def markdown(result: dict[str, Any]) -> str:
         out += [
             "",
             f"Faithful run: serial part {fmt(f['serial_seconds'])} s, {sum(f['fits'].values())} fits, "
-            f"{fmt(f['fit_seconds_sum'])} fit-seconds (per fit from `{f['per_fit_from']}`), longest fit per family: "
+            f"{fmt(f['fit_seconds_sum'])} fit-seconds, longest fit per family: "
             + ", ".join(f"{k} {fmt(v)} s" for k, v in f["longest_fit_seconds"].items()),
             "",
             "| workers | cluster | estimated wall s | measured wall s | Amdahl S + W/p (s) | "
@@ -715,14 +720,20 @@ def main() -> int:
                 continue
             result["runs"][name] = run_mode(name, MODES[name], args)
             last = result["runs"][name]["wall_seconds"]
+            write(result, args.output)  # after every run: a later failure keeps the runs made
+    write(result, args.output)
+    print(f"Wrote {args.output.with_suffix('.json')} and .md")
+    return max((r.get("returncode", 0) for r in result["runs"].values()), default=0)
+
+
+def write(result: dict[str, Any], output: Path) -> None:
+    """The JSON and the markdown, the estimate recomputed from the runs made so far."""
     result["written"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     image_rows = json.loads(IMAGE_STUDY.read_text()) if IMAGE_STUDY.exists() else None
     result["estimate"] = estimate({k: v for k, v in result["runs"].items() if "skipped" not in v}, image_rows)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    args.output.with_suffix(".md").write_text(markdown(result))
-    print(f"Wrote {args.output.with_suffix('.json')} and .md")
-    return max((r.get("returncode", 0) for r in result["runs"].values()), default=0)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    output.with_suffix(".md").write_text(markdown(result))
 
 
 if __name__ == "__main__":
