@@ -34,3 +34,31 @@ def test_tabular_seeds_runs_one_split_on_tiny_data(fast_params):
         {"env": "t", "machine": "m", "command": "c", "wall_seconds": 1, "seeds": [1], "test_size": 0.25, "runs": [run]},
         table,
     )
+
+
+def test_scaling_runs_one_mode_on_tiny_data(tmp_path):
+    """benchmarks/scaling.py end to end on 1,000 generated rows: one fresh-clone run (loky, SequentialRunner)."""
+    import json
+    import subprocess
+    import sys
+
+    output = tmp_path / "scaling"
+    subprocess.run(
+        [sys.executable, "benchmarks/scaling.py", "--tiny", "1000", "--modes", "default-loky", "--output", str(output)],
+        cwd=PROJECT_ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    result = json.loads(output.with_suffix(".json").read_text())
+    assert {"command", "machine", "runs", "estimate", "tiny"} <= set(result)
+    assert {"cpu_model", "cores_usable", "memory_gib"} <= set(result["machine"])
+    run = result["runs"]["default-loky"]
+    assert run["returncode"] == 0 and run["runner"] == "SequentialRunner" and run["backend"] == "loky"
+    assert run["wall_seconds"] > 0 and run["cpu_seconds"] > 0 and run["largest_process_peak_rss_mib"] > 0
+    assert "load_average" in run["load_before"] and "load_average" in run["load_after"]
+    assert run["node_seconds"]["svm.evaluate_variants"] >= 0 and run["commit"]
+    assert set(run["variant_fits"]) == {"random_forest", "svm", "hist_gradient_boosting", "logistic_regression"}
+    assert run["sizes"]["study_features_train_pickled_bytes"] > 0 and run["leftover_processes"] == []
+    assert result["estimate"]["image_study"]["cnns"] == 10  # from the committed image_study.json
+    assert "default-loky" in output.with_suffix(".md").read_text()
