@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         scorer, name = load_from_registry(args.model_uri, tracking_uri)
     else:
         scorer, name = load_from_project(args.project.resolve(), args.env)
-    for quiet in ("promotion_cnn.pipelines", "kedro"):  # per-request node logs
+    for quiet in ("promotion_cnn.pipelines", "promotion_cnn.tabular", "kedro"):  # per-request node logs (warnings kept)
         logging.getLogger(quiet).setLevel(logging.WARNING)
     logger.info("Serving %s (%s, version %s) on http://%s:%d", name, scorer.model, scorer.version, args.host, args.port)
 
