@@ -9,13 +9,21 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from kedro.validation.exceptions import DataValidationError, ParameterValidationError
 
 from promotion_cnn.datasets import SyntheticEmployeesDataset, generate_employees
-from promotion_cnn.validation import ContractError, TableContract
+from promotion_cnn.validation import (
+    ContractError,
+    FeatureTable,
+    TableContract,
+    _checks_directly,
+    employee_table,
+    table_to_score,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,6 +107,35 @@ def test_a_broken_table_is_rejected_naming_dataset_file_column_and_rows(employee
     text = _error(_contract(project_params), corruption(employees))
     assert text.startswith(f"Validation failed for dataset 'employees_raw' on load, file {SOURCE}"), text
     assert pd.Series([text]).str.contains(message).all(), text
+
+
+def test_a_passing_table_is_decided_by_the_checks_alone_a_failing_one_named_by_pandera(
+    employees, project_params, monkeypatch
+):
+    validated = []
+    validate = pa.DataFrameSchema.validate
+    monkeypatch.setattr(
+        pa.DataFrameSchema, "validate", lambda self, *a, **k: validated.append(1) or validate(self, *a, **k)
+    )
+    contract = _contract(project_params, "table_to_score", age={"min": 16, "max": 80, "severity": "warn"})
+    assert contract.validate(employees.head(1)) is not None and contract.validate(employees) is employees
+    assert validated == []  # the same check functions, run directly: no pandera bookkeeping (~1 ms a check)
+    assert "between(0, 100) — 1 case" in _error(contract, employees.head(1).assign(avg_training_score=101))
+    assert validated == [1]  # pandera decided, and named the row
+
+
+def test_only_schemas_of_plain_checks_are_decided_without_pandera(project_params):
+    for schemas in (employee_table(project_params), table_to_score(project_params)):
+        assert _checks_directly(schemas["error"]) and _checks_directly(schemas["warn"])
+    assert not _checks_directly(FeatureTable)
+    for unsupported in (
+        pa.DataFrameSchema({"a": pa.Column(int)}),  # a dtype
+        pa.DataFrameSchema({"a": pa.Column(nullable=False)}),
+        pa.DataFrameSchema({"a": pa.Column(checks=pa.Check(lambda v: v > 0, element_wise=True))}),
+        pa.DataFrameSchema({"a": pa.Column()}, strict=True),
+        pa.DataFrameSchema({"a": pa.Column()}, coerce=True),
+    ):
+        assert not _checks_directly(unsupported), unsupported
 
 
 def test_empty_rating_is_allowed_but_empty_age_is_not(employees, project_params):

@@ -9,6 +9,13 @@ from pathlib import Path
 from .scorer import RecommenderScorer, scoring_parameters
 
 logger = logging.getLogger("promotion_cnn.serving")
+QUIET = ("promotion_cnn.pipelines", "promotion_cnn.tabular", "kedro")  # their INFO lines come with every request
+
+
+def quiet_request_logs() -> None:
+    """Per-request INFO lines of the nodes off (warnings kept): they went to logs/kedro_run.log on every request."""
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def load_from_project(project: Path, env: str | None) -> tuple[RecommenderScorer, str]:
@@ -48,8 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         scorer, name = load_from_registry(args.model_uri, tracking_uri)
     else:
         scorer, name = load_from_project(args.project.resolve(), args.env)
-    for quiet in ("promotion_cnn.pipelines", "kedro"):  # per-request node logs
-        logging.getLogger(quiet).setLevel(logging.WARNING)
+    quiet_request_logs()
     logger.info("Serving %s (%s, version %s) on http://%s:%d", name, scorer.model, scorer.version, args.host, args.port)
 
     import uvicorn

@@ -67,6 +67,7 @@ class RecommenderScorer:
         if missing:
             raise ValueError(f"scoring parameters missing: {missing}")
         self._typed = typed_parameters(parameters)
+        self._contracts: dict[str, Any] = {}  # per source: the pandera schemas are built once, not per request
 
     @property
     def version(self) -> str:
@@ -76,20 +77,27 @@ class RecommenderScorer:
     def model(self) -> str:
         return f"{self.recommender['family']}/{self.recommender['variant']}"
 
+    def contract(self, source: str) -> Any:
+        """The catalog's validator of ``employees_to_score``, as the batch run applies it, naming ``source``."""
+        from promotion_cnn.validation import TableContract
+
+        if source not in self._contracts:
+            self._contracts[source] = TableContract(
+                "promotion_cnn.validation.table_to_score",
+                source=source,
+                parameters={name.removeprefix("params:"): self.parameters[name] for name in CONTRACT},
+            )
+        return self._contracts[source]
+
     def score(self, employees: pd.DataFrame, source: str = "the request") -> pd.DataFrame:
         """``employee_id``, probability, recommended, rank, model, model_version: the batch pipeline's table."""
         from promotion_cnn.tabular.tables import InvalidTableError
-        from promotion_cnn.validation import ContractError, TableContract
+        from promotion_cnn.validation import ContractError
 
         employees = employees.copy()
         employees.attrs["source"] = source  # errors name where the rows came from, as in the batch run
-        contract = TableContract(  # the catalog's validator of employees_to_score, as the batch run applies it
-            "promotion_cnn.validation.table_to_score",
-            source=source,
-            parameters={name.removeprefix("params:"): self.parameters[name] for name in CONTRACT},
-        )
         try:
-            contract.validate(employees)
+            self.contract(source).validate(employees)
         except ContractError as error:
             raise InvalidTableError(str(error)) from error
         data: dict[str, Any] = {INPUT: employees, MODEL: self.recommender, **self._typed}

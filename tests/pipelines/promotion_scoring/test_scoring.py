@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from support import NO_CV
+from threadpoolctl import threadpool_info
 
 from promotion_cnn.datasets import SyntheticEmployeesDataset, generate_employees
 from promotion_cnn.pipelines.data_processing import create_tabular_pipeline
 from promotion_cnn.pipelines.promotion_scoring import create_pipeline
+from promotion_cnn.pipelines.promotion_scoring.nodes import align_features
 from promotion_cnn.pipelines.tabular_modelling.nodes import fit_selected_model
 from promotion_cnn.pipelines.tabular_modelling.params import ModelFamily
 from promotion_cnn.pipelines.tabular_modelling.recommender_nodes import describe_candidate, select_recommender
+from promotion_cnn.tabular.scoring import predict_scores
 from promotion_cnn.tabular.tables import InvalidTableError
 
 
@@ -120,6 +123,45 @@ def test_unseen_levels_can_stop_the_run(score, recommender, project_params):
     table.loc[0, "region"] = "region_99"
     with pytest.raises(InvalidTableError, match=r"current\.csv.*'region'.*region_99"):
         score(recommender, project_params, table, unseen_levels="error")
+
+
+def test_categories_are_aligned_level_by_level_as_cell_by_cell(recommender, project_params, run_pipeline, caplog):
+    """align_features decides a categorical column on its levels: the same frame and warnings as on plain text."""
+    table = _to_score()
+    table.loc[[0, 5], "region"] = "region_99"
+    table.loc[[3], "region"] = None
+    data = run_pipeline(
+        create_pipeline(),
+        project_params,
+        {"employees_to_score": table, "recommender": recommender},
+        ["employees_to_score_features"],
+    )
+    features = data["employees_to_score_features"]
+    as_text = features.astype({column: "str" for column in recommender["categories"]})
+    assert all(isinstance(features[c].dtype, pd.CategoricalDtype) for c in recommender["categories"])
+    unchanged = features.copy()
+    warnings = []
+    for frame in (features, as_text):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            warnings.append((align_features(frame, recommender, "warn"), caplog.messages))
+    (by_level, level_warnings), (by_cell, cell_warnings) = warnings
+    pd.testing.assert_frame_equal(by_level, by_cell)
+    pd.testing.assert_frame_equal(features, unchanged)
+    assert level_warnings == cell_warnings and "['region_99'] the recommender never saw (2 row(s))" in level_warnings[0]
+
+
+def test_predictions_run_openmp_on_one_thread():
+    """predict_scores limits OpenMP (loaded by scikit-learn) to one thread, as fits do."""
+
+    class Probe:
+        def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+            threads = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"]
+            assert threads, "no OpenMP runtime loaded"
+            return np.array([[0.0, float(max(threads))]] * len(features))
+
+    assert predict_scores(Probe(), pd.DataFrame({"a": [1, 2]})).tolist() == [1.0, 1.0]
+    assert predict_scores(Probe(), pd.DataFrame({"a": [1]})).tolist() == [1.0]  # the second call too
 
 
 def test_optional_column_the_model_needs_is_named(score, recommender, project_params):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from promotion_cnn.params import EmployeesSchema
@@ -43,21 +45,42 @@ def align_features(features: pd.DataFrame, recommender: dict[str, Any], unseen_l
     missing = [c for c in recommender["feature_columns"] if c not in features.columns]
     if missing:
         raise InvalidTableError(f"{source}: column(s) {missing} missing, the recommender was trained on them")
-    aligned = features[recommender["feature_columns"]].copy()
+    aligned = features[recommender["feature_columns"]]  # a new frame: copy-on-write keeps ``features`` unchanged
     for column, known in recommender["categories"].items():
-        values = aligned[column].astype("str")
-        unseen = values.notna() & ~values.isin(known)
-        if unseen.any():
-            levels = sorted(values[unseen].unique())
-            message = (
-                f"{source}: column '{column}' has level(s) {levels} the recommender never saw "
-                f"({int(unseen.sum())} row(s))"
-            )
+        categorical, levels, rows = _known_levels(aligned[column], known)
+        if levels:
+            message = f"{source}: column '{column}' has level(s) {levels} the recommender never saw ({rows} row(s))"
             if unseen_levels == "error":
                 raise InvalidTableError(message)
             logger.warning("%s; scored as an unknown level", message)
-        aligned[column] = pd.Categorical(values.where(~unseen), categories=known)
+        aligned[column] = categorical
     return aligned
+
+
+def _known_levels(values: pd.Series, known: list[str]) -> tuple[pd.Categorical, list[str], int]:
+    """The column as a categorical of the ``known`` levels (others missing), the other levels and their row count.
+
+    A column of text categories (as ``as_categories`` makes) is decided on its few levels, not cell by cell: the
+    same categorical, at a fraction of a small table's cost.
+    """
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype) and not dtype.ordered and pd.api.types.is_string_dtype(dtype.categories):
+        target = _levels_dtype(tuple(known))
+        codes = values.array.codes
+        new_codes = np.append(target.categories.get_indexer(dtype.categories), -1)[codes]  # code -1 (missing) stays -1
+        unseen_cells = (codes >= 0) & (new_codes < 0)
+        levels = sorted(dtype.categories[np.unique(codes[unseen_cells])]) if unseen_cells.any() else []
+        return pd.Categorical.from_codes(new_codes, dtype=target), levels, int(unseen_cells.sum())
+    text = values.astype("str")
+    unseen_cells = text.notna() & ~text.isin(known)
+    levels = sorted(text[unseen_cells].unique())
+    return pd.Categorical(text.where(~unseen_cells), categories=known), levels, int(unseen_cells.sum())
+
+
+@lru_cache(maxsize=64)
+def _levels_dtype(known: tuple[str, ...]) -> pd.CategoricalDtype:
+    """The categorical dtype of a recommender's levels, built once (~0.3 ms, a small table's whole column)."""
+    return pd.CategoricalDtype(list(known))
 
 
 def check_empty_cells(
@@ -70,9 +93,9 @@ def check_empty_cells(
     """
     source = _source(features)
     for column in [c for c in columns if c in features.columns]:
-        empty = features.index[features[column].isna()]
-        if empty.empty:
+        if not features[column].hasnans:  # cheap, no mask built: most columns of most tables
             continue
+        empty = features.index[features[column].isna()]
         ids = employees.loc[empty, id_column].tolist()
         message = (
             f"{source}: column '{column}' has {len(ids)} empty cell(s), {id_column} "
@@ -92,21 +115,24 @@ def score_employees(
     check_empty_cells(features, employees, columns, scoring.id_column, scoring.empty_cells)
     aligned = align_features(features, recommender, scoring.unseen_levels)
     threshold = recommender["threshold"]["threshold"]
-    table = pd.DataFrame(
+    scores = predict_scores(recommender["model"], aligned)
+    model = f"{recommender['family']}/{recommender['variant']}"
+    ids = employees[scoring.id_column]
+    table = pd.DataFrame(  # built whole (a column added at a time costs ~0.4 ms each on a small table)
         {
-            scoring.id_column: employees.loc[aligned.index, scoring.id_column].to_numpy(),
-            "probability": predict_scores(recommender["model"], aligned),
+            scoring.id_column: (ids if ids.index.equals(aligned.index) else ids.loc[aligned.index]).to_numpy(),
+            "probability": scores,
+            "recommended": scores >= threshold,
+            "model": model,
+            "model_version": recommender.get("version", "unsaved"),
         }
     )
-    table["recommended"] = table.probability >= threshold
     table = table.sort_values(["probability", scoring.id_column], ascending=[False, True], ignore_index=True)
-    table["rank"] = range(1, len(table) + 1)
-    table["model"] = f"{recommender['family']}/{recommender['variant']}"
-    table["model_version"] = recommender.get("version", "unsaved")
+    table.insert(3, "rank", range(1, len(table) + 1))
     logger.info(
         "Scored %d employees with %s version %s: %d recommended (threshold %.4f)",
         len(table),
-        table["model"].iat[0] if len(table) else recommender["family"],
+        model if len(table) else recommender["family"],
         recommender.get("version", "unsaved"),
         int(table.recommended.sum()),
         threshold,
