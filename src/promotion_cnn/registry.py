@@ -18,6 +18,7 @@ import contextlib
 import io
 import logging
 import tempfile
+import warnings
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -77,8 +78,6 @@ def example_employees(parameters: dict[str, Any]) -> Any:
 
 def _signature(example: Any, output: Any) -> Any:
     """MLflow's signature of the recommender's input and output examples."""
-    import warnings
-
     from mlflow.models import infer_signature
 
     with warnings.catch_warnings():

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 from sklearn.datasets import make_classification
+from support import NO_CV
 
 from promotion_cnn.pipelines.data_processing.params import Reduction
 from promotion_cnn.pipelines.data_processing.tabular_nodes import fit_feature_reducer
@@ -29,14 +30,7 @@ FAMILY_CONFIG = {
     "threshold": {"method": "f1", "value": None},
 }
 FAMILY = ModelFamily.model_validate(FAMILY_CONFIG)
-PROTOCOL = TabularProtocol(
-    cv_folds=3,
-    selection_metric="cv_f1_tuned",
-    threshold_source="out_of_fold",
-    random_state=0,
-    parallel_fits=1,
-    progress=0,
-)
+PROTOCOL = NO_CV.model_copy(update={"cv_folds": 3, "threshold_source": "out_of_fold"})
 
 
 def _protocol(**changes) -> TabularProtocol:
