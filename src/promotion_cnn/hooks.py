@@ -9,11 +9,13 @@ import pandas as pd
 from kedro.framework.hooks import hook_impl
 from kedro.io import DataCatalog
 
+from promotion_cnn.datasets.image_folder import ImageSet
+
 logger = logging.getLogger(__name__)
 
 
 class DataSourceHook:
-    """Tag each loaded table with where it came from (once: pandas carries ``attrs`` through), so errors name the file."""
+    """Tag each loaded table (an image set's file table) with where it came from (once: pandas carries ``attrs`` through), so errors name the file."""
 
     def __init__(self) -> None:
         self._catalog: DataCatalog | None = None
@@ -24,6 +26,7 @@ class DataSourceHook:
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
+        data = data.files if isinstance(data, ImageSet) else data
         if not isinstance(data, pd.DataFrame) or self._catalog is None:
             return
         if "source" in data.attrs:  # derived tables keep naming the input they came from

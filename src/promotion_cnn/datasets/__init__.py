@@ -2,9 +2,16 @@
 optional inputs, self-describing model artifacts."""
 
 from .csv_table import CSVTableDataset, EmptyFileError
-from .digits_images import DigitsImageFolderDataset, write_digits_folder
+from .digits_images import DigitsImageFileListDataset, DigitsImagesDataset, write_digits_folder
 from .figure import FigureDataset
-from .image_folder import ImageFileListDataset, ImageFolderDataset, index_image_folder, inspect_image, read_image_rgb
+from .image_folder import (
+    ImageFileListDataset,
+    ImageFolderDataset,
+    ImageSet,
+    index_image_folder,
+    inspect_image,
+    read_image_rgb,
+)
 from .mlflow_models import RegisteredImageModelsDataset, RegisteredRecommenderDataset
 from .model_artifacts import ImageModelDataset, StampedJSONDataset, StampedPickleDataset
 from .optional import OptionalDataset, OptionalInputsHook
@@ -12,12 +19,14 @@ from .synthetic_employees import SyntheticEmployeesDataset, generate_employees
 
 __all__ = [
     "CSVTableDataset",
-    "DigitsImageFolderDataset",
+    "DigitsImageFileListDataset",
+    "DigitsImagesDataset",
     "EmptyFileError",
     "FigureDataset",
     "ImageFileListDataset",
     "ImageFolderDataset",
     "ImageModelDataset",
+    "ImageSet",
     "OptionalDataset",
     "OptionalInputsHook",
     "RegisteredImageModelsDataset",

@@ -1,16 +1,17 @@
-"""The embedded default image set: scikit-learn's real 8x8 handwritten digits written as an image folder.
+"""The embedded default image set: scikit-learn's real 8x8 handwritten digits, as images held in memory.
 
-On first load, if the folder is absent or was written with other settings, digits of
-``sklearn.datasets.load_digits`` (1,797 real scans shipped with scikit-learn, so no
-download; optionally a seeded, class-balanced sample of them) are written as RGB PNG
-files under ``<path>/{train,val}/digit_<d>/``, with a seeded stratified split. The folder
-is built in a temporary sibling and renamed into place, so an interrupted load never
-leaves a half-written folder behind. The same settings give the same files.
+``DigitsImagesDataset`` loads the 1,797 scans of ``sklearn.datasets.load_digits`` (shipped
+with scikit-learn: no download, no file written), optionally a seeded, class-balanced
+sample, split train/val with a seeded stratified split and drawn dark on white at
+``image_size`` pixels, as an ``ImageSet`` laid out as an image folder would be: files
+``digits:<split>/digit_<d>/<n>.png``. ``DigitsImageFileListDataset`` gives one split of
+the same images as a list of new images (image_prediction's default input).
+``write_digits_folder`` writes them as PNG files instead (a real folder for tests and benchmarks).
+The same settings give the same pixels.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -18,22 +19,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from kedro.io import DatasetError
+import pandas as pd
+from kedro.io import AbstractDataset, DatasetError
 from PIL import Image
 
-from .image_folder import ImageFolderDataset
+from .image_folder import INDEX_COLUMNS, ImageSet, decode_cache
 
-SETTINGS_FILE = ".digits.json"  # hidden: the folder index skips it
+PREFIX = "digits:"
 
 
-def write_digits_folder(
-    path: str | Path,
-    image_size: int = 32,
-    val_fraction: float = 0.2,
-    seed: int = 42,
-    images_per_class: int | None = None,
-) -> None:
-    """Write the digits as ``<path>/{train,val}/digit_<d>/<n>.png`` (dark strokes on white), atomically.
+def digit_images(
+    image_size: int = 32, val_fraction: float = 0.2, seed: int = 42, images_per_class: int | None = None
+) -> dict[str, np.ndarray]:
+    """``{"<split>/digit_<d>/<n>.png": (image_size, image_size, 3) uint8 RGB}`` in folder order (split, class, n).
 
     ``images_per_class`` (train and val together) keeps a seeded sample of each digit; None keeps all.
     """
@@ -50,49 +48,39 @@ def write_digits_folder(
             np.concatenate([rng.permutation(np.flatnonzero(digits.target == d))[:images_per_class] for d in range(10)])
         )
     train, val = train_test_split(indices, test_size=val_fraction, random_state=seed, stratify=digits.target[indices])
-    settings = {
-        "image_size": image_size,
-        "val_fraction": val_fraction,
-        "seed": seed,
-        "images_per_class": images_per_class,
-    }
+    images = {}
+    for split, members in (("train", train), ("val", val)):
+        for i in sorted(members, key=lambda i: (digits.target[i], i)):
+            grey = np.uint8(np.round(255 - digits.images[i] * (255 / 16)))
+            image = Image.fromarray(grey).resize((image_size, image_size), Image.Resampling.BILINEAR)
+            images[f"{split}/digit_{digits.target[i]}/{i:04d}.png"] = np.asarray(image.convert("RGB"))
+    return images
+
+
+def write_digits_folder(path: str | Path, **settings: Any) -> None:
+    """Write ``digit_images(**settings)`` as ``<path>/{train,val}/digit_<d>/<n>.png``, atomically (a staging folder
+    renamed into place); ``path`` must not exist."""
     path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"'{path}' exists: write the digits to a new folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
     try:
-        for split, members in (("train", train), ("val", val)):
-            for i in sorted(members):
-                grey = np.uint8(np.round(255 - digits.images[i] * (255 / 16)))
-                image = Image.fromarray(grey).resize((image_size, image_size), Image.Resampling.BILINEAR)
-                folder = staging / split / f"digit_{digits.target[i]}"
-                folder.mkdir(parents=True, exist_ok=True)
-                image.convert("RGB").save(folder / f"{i:04d}.png", optimize=False)
-        (staging / SETTINGS_FILE).write_text(json.dumps(settings, sort_keys=True))
-        if path.exists():  # written with other settings: swap the new folder in, then drop the old one
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}-old-", dir=path.parent))
-            os.replace(path, old / path.name)
-            os.replace(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, path)
+        for name, pixels in digit_images(**settings).items():
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(staging / name, optimize=False)
+        os.replace(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def digits_folder_settings(path: str | Path) -> dict[str, Any] | None:
-    """The settings a digits folder was written with, or None if there is none."""
-    marker = Path(path) / SETTINGS_FILE
-    return json.loads(marker.read_text()) if marker.exists() else None
-
-
-class DigitsImageFolderDataset(ImageFolderDataset):
-    """The embedded 10-class image set; indexes ``path`` like ``ImageFolderDataset``, writing it first if absent.
+class DigitsImagesDataset(AbstractDataset[None, ImageSet]):
+    """Read-only dataset: the embedded 10-class image set, generated in memory, indexed like ``ImageFolderDataset``.
 
     Example catalog entry::
 
         images_raw:
-          type: promotion_cnn.datasets.DigitsImageFolderDataset
-          path: data/01_raw/digits
+          type: promotion_cnn.datasets.DigitsImagesDataset
           image_size: 32
           val_fraction: 0.2
           seed: 42
@@ -101,38 +89,82 @@ class DigitsImageFolderDataset(ImageFolderDataset):
 
     def __init__(
         self,
-        path: str,
         image_size: int = 32,
         val_fraction: float = 0.2,
         seed: int = 42,
         images_per_class: int | None = None,
+        decode_cache_mb: float | None = 3072,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(path, ["train", "val"], metadata=metadata)
         self._settings = {
             "image_size": image_size,
             "val_fraction": val_fraction,
             "seed": seed,
             "images_per_class": images_per_class,
         }
+        self._cache = decode_cache(decode_cache_mb)
+        self._images: dict[str, np.ndarray] | None = None
+        self.metadata = metadata
 
-    def load(self):
-        written_with = digits_folder_settings(self._path)
-        if written_with != self._settings:
-            if self._path.exists() and written_with is None:
-                raise DatasetError(
-                    f"'{self._path}' exists but was not written by {type(self).__name__}: "
-                    "move it away or point the dataset's path elsewhere"
-                )
-            write_digits_folder(self._path, **self._settings)
-        index = super().load()
-        index.attrs["synthetic"] = (
-            f"scikit-learn's digits written as images by {type(self).__name__} ({self._settings})"
-        )
-        return index
+    def _pixels(self) -> dict[str, np.ndarray]:
+        if self._images is None:
+            self._images = {PREFIX + name: pixels for name, pixels in digit_images(**self._settings).items()}
+        return self._images
 
-    def _exists(self) -> bool:
-        return True  # generated on demand
+    def _read(self, path: str, size: int | None = None) -> np.ndarray:
+        pixels = self._pixels().get(path)
+        if pixels is None:
+            raise DatasetError(f"'{path}' is not an image of {type(self).__name__} {self._settings}")
+        if size is None or pixels.shape[0] == size:
+            return pixels
+        return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR))
+
+    def _inspect(self, path: str) -> tuple[str | None, str | None]:
+        return (None, "RGB") if path in self._pixels() else ("not an image of the digits set", None)
+
+    def _files(self) -> pd.DataFrame:
+        rows = [(path, *path[len(PREFIX) :].split("/")[:2]) for path in self._pixels()]
+        files = pd.DataFrame(
+            [(path, label, split, f"{PREFIX}{split}/{label}") for path, split, label in rows], columns=INDEX_COLUMNS
+        ).astype("str")
+        files.attrs["synthetic"] = f"scikit-learn's digits drawn as images by {type(self).__name__} ({self._settings})"
+        return files
+
+    def load(self) -> ImageSet:
+        return ImageSet(self._files(), self._read, self._inspect, self._cache)
+
+    def save(self, data: None) -> None:
+        raise DatasetError(f"{type(self).__name__} is read-only: it generates scikit-learn's digits as images")
 
     def _describe(self) -> dict[str, Any]:
-        return {**super()._describe(), **self._settings}
+        return dict(self._settings)
+
+    def preview(self, nrows: int = 10) -> dict:
+        """Index preview for kedro-viz."""
+        return self._files().head(nrows).to_dict(orient="split")
+
+
+class DigitsImageFileListDataset(DigitsImagesDataset):
+    """One split of ``DigitsImagesDataset`` as new images to predict (``path``, ``file``), like ``ImageFileListDataset``.
+
+    Example catalog entry (image_prediction's default: the validation digits)::
+
+        new_images:
+          type: promotion_cnn.datasets.DigitsImageFileListDataset
+          split: val
+          images_per_class: 30     # the settings of images_raw, for the same images
+    """
+
+    def __init__(self, split: str = "val", **settings: Any) -> None:
+        super().__init__(**{"decode_cache_mb": 0, **settings})
+        self._split = split
+
+    def _files(self) -> pd.DataFrame:
+        files = super()._files()
+        files = files[files["split"] == self._split]
+        if files.empty:
+            raise DatasetError(f"{type(self).__name__} has no split '{self._split}' (splits: train, val)")
+        return files.assign(file=files["path"].str.split("/", n=1).str[1])[["path", "file"]].reset_index(drop=True)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"split": self._split, **self._settings}

@@ -1,21 +1,26 @@
 """An image folder (``<root>/<split>/<class>/<file>``) as a Kedro dataset, and the project's image reads.
 
-``ImageFileListDataset`` lists the files of a flat (or nested) folder of new images.
-``ImageFolderDataset`` only indexes the folder: it lists every file, one row each,
-and every class folder that holds no file as one row with an empty ``path``, so
-that validation can name it. Pixels are read later, by ``read_image_rgb`` (training
-and sample grids) and ``inspect_image`` (validation); all image-file reads of the
-project go through these two functions.
+Image datasets load an ``ImageSet``: the table of its files (one row per image) and the
+functions that read them. Nodes get pixels only through it, so the catalog decides where
+images come from (a folder here, scikit-learn's digits in memory in ``digits_images``) and
+no node opens a file. ``ImageFolderDataset`` indexes every file, one row each, and every
+class folder that holds no file as one row with an empty ``path``, so that validation can
+name it; ``ImageFileListDataset`` lists the files of a flat (or nested) folder of new images.
+Decoded, resized image sets are kept in the set's ``cache``: one per dataset, shared by
+every node of the run that reads it, bounded by the dataset's ``decode_cache_mb``.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from cachetools import LRUCache
 from kedro.io import AbstractDataset, DatasetError
 from PIL import Image, UnidentifiedImageError
 
@@ -91,11 +96,35 @@ def read_image_rgb(path: str, size: int | None = None) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8)
 
 
-class ImageFolderDataset(AbstractDataset[None, pd.DataFrame]):
-    """Read-only dataset: the index of an image folder laid out ``<path>/<split>/<class>/<image>``.
+def decode_cache(megabytes: float | None) -> LRUCache | None:
+    """A least-recently-used cache of decoded image sets holding at most ``megabytes`` (None: no bound; 0: none)."""
+    if megabytes == 0:
+        return None
+    return LRUCache(maxsize=float("inf") if megabytes is None else megabytes * 2**20, getsizeof=lambda entry: entry[0])
 
-    Columns ``path, label, split, folder``; an empty class folder is one row with an
-    empty ``path``. ``label_names`` optionally maps class-folder names to labels.
+
+@dataclass(frozen=True, eq=False)
+class ImageSet:
+    """What the image datasets load: ``files`` (one row per image, ``path`` naming it) and how to read them.
+
+    ``read(path, size)`` decodes one image to a ``(size, size, 3)`` uint8 RGB array; ``inspect(path)`` gives
+    ``(problem, mode)``: why it cannot be used (or None) and its colour mode. ``cache`` holds decoded sets
+    (``promotion_cnn.images.input_pipeline``) as ``(bytes, data)`` entries, or is None for no caching.
+    """
+
+    files: pd.DataFrame
+    read: Callable[[str, int | None], np.ndarray]
+    inspect: Callable[[str], tuple[str | None, str | None]]
+    cache: LRUCache | None = None
+
+
+class ImageFolderDataset(AbstractDataset[None, ImageSet]):
+    """Read-only dataset: the images of a folder laid out ``<path>/<split>/<class>/<image>``, as an ``ImageSet``.
+
+    Its files have columns ``path, label, split, folder``; an empty class folder is one row
+    with an empty ``path``. ``label_names`` optionally maps class-folder names to labels.
+    ``decode_cache_mb`` bounds the memory of decoded image sets kept for later nodes (least
+    recently used dropped first; null: no bound, 0: decode again on every pass).
     Example catalog entry (the layout of ``../shared/datasets/imagenette``)::
 
         images_raw:
@@ -103,6 +132,7 @@ class ImageFolderDataset(AbstractDataset[None, pd.DataFrame]):
           path: ../shared/datasets/imagenette
           splits: [train, val]
           label_names: {n01440764: tench, n02102040: English springer}
+          decode_cache_mb: 3072
     """
 
     def __init__(
@@ -110,15 +140,18 @@ class ImageFolderDataset(AbstractDataset[None, pd.DataFrame]):
         path: str,
         splits: list[str] | None = None,
         label_names: dict[str, str] | None = None,
+        decode_cache_mb: float | None = 3072,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._path = Path(path)
         self._splits = list(splits or ["train", "val"])
         self._label_names = dict(label_names or {})
+        self._cache = decode_cache(decode_cache_mb)
         self.metadata = metadata
 
-    def load(self) -> pd.DataFrame:
-        return index_image_folder(self._path, self._splits, self._label_names)
+    def load(self) -> ImageSet:
+        files = index_image_folder(self._path, self._splits, self._label_names)
+        return ImageSet(files, read_image_rgb, inspect_image, self._cache)
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only: it indexes the image folder '{self._path}'")
@@ -131,15 +164,15 @@ class ImageFolderDataset(AbstractDataset[None, pd.DataFrame]):
 
     def preview(self, nrows: int = 10) -> dict:
         """Index preview for kedro-viz."""
-        return self.load().head(nrows).to_dict(orient="split")
+        return self.load().files.head(nrows).to_dict(orient="split")
 
 
-class ImageFileListDataset(AbstractDataset[None, pd.DataFrame]):
-    """Read-only dataset: every file under a folder (sub-folders included), one row each (``path``, ``file``).
+class ImageFileListDataset(AbstractDataset[None, ImageSet]):
+    """Read-only dataset: every file under a folder (sub-folders included) as an ``ImageSet``, files ``path, file``.
 
     ``file`` is the path relative to the folder. The files are not opened here, so a
     broken or non-image file is listed like any other and named later by the pipeline
-    that reads it. Example catalog entry::
+    that reads it. Nothing is cached (one pass). Example catalog entry::
 
         new_images:
           type: promotion_cnn.datasets.ImageFileListDataset
@@ -150,13 +183,13 @@ class ImageFileListDataset(AbstractDataset[None, pd.DataFrame]):
         self._path = Path(path)
         self.metadata = metadata
 
-    def load(self) -> pd.DataFrame:
+    def load(self) -> ImageSet:
         root = Path(os.path.normpath(self._path))
         if not root.is_dir():
             raise DatasetError(f"Image folder '{root}' does not exist or is not a folder")
         files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
         rows = [(str(f), str(f.relative_to(root))) for f in files]
-        return pd.DataFrame(rows, columns=["path", "file"]).astype("str")
+        return ImageSet(pd.DataFrame(rows, columns=["path", "file"]).astype("str"), read_image_rgb, inspect_image)
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only: it lists the files of '{self._path}'")
@@ -169,4 +202,4 @@ class ImageFileListDataset(AbstractDataset[None, pd.DataFrame]):
 
     def preview(self, nrows: int = 10) -> dict:
         """File list preview for kedro-viz."""
-        return self.load().head(nrows).to_dict(orient="split")
+        return self.load().files.head(nrows).to_dict(orient="split")

@@ -1,46 +1,62 @@
 """The ``tf.data`` input pipeline: decode each image once, cache resized tensors, augment on the fly, prefetch.
 
-Decoded, resized images are cached in memory as uint8 (3 bytes a pixel) in one
-cached ``tf.data.Dataset`` per (input size, image list), shared by every model
-trained in the same process: the five 32x32 LeNet variants decode the images
-once between them. Batches hold raw pixel values (0-255, float32): the models scale them themselves.
-TensorFlow is imported inside the functions.
+Images are read through the ``ImageSet`` their dataset loaded (``promotion_cnn.datasets``):
+its ``read`` decodes, its ``cache`` keeps one cached ``tf.data.Dataset`` of uint8 images
+(3 bytes a pixel) per (input size, image list), shared by every model of the run that
+reads the same dataset (the five 32x32 LeNet variants decode the images once between
+them) and bounded by the dataset's ``decode_cache_mb``: the least recently used sets go
+first, a set larger than the bound is decoded again on each pass instead. Batches hold
+raw pixel values (0-255, float32): the models scale them themselves. TensorFlow is
+imported inside the functions.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
 
-from promotion_cnn.datasets.image_folder import read_image_rgb
+from promotion_cnn.datasets.image_folder import ImageSet
 
-_DECODED: dict[tuple, Any] = {}
+logger = logging.getLogger(__name__)
 
 
-def decoded_images(paths: list[str], labels: list[int], image_size: int) -> Any:
-    """Unbatched dataset of ``(uint8 image, label)``: decoded and resized on the first pass, cached after."""
+def decoded_images(images: ImageSet, paths: list[str], labels: list[int], image_size: int) -> Any:
+    """Unbatched dataset of ``(uint8 image, label)``: decoded and resized on the first pass, cached after if the
+    image set's cache can hold it."""
     import tensorflow as tf
 
     key = (image_size, tuple(paths), tuple(labels))
-    if key not in _DECODED:
+    cache = images.cache
+    if cache is not None and key in cache:
+        return cache[key][1]
 
-        def decode(path: Any) -> np.ndarray:
-            return read_image_rgb(path.decode(), image_size)
+    def decode(path: Any) -> np.ndarray:
+        return images.read(path.decode(), image_size)
 
-        def load(path: Any, label: Any) -> tuple[Any, Any]:
-            image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
-            image.set_shape((image_size, image_size, 3))
-            return image, label
+    def load(path: Any, label: Any) -> tuple[Any, Any]:
+        image = tf.numpy_function(decode, [path], tf.uint8, stateful=False)
+        image.set_shape((image_size, image_size, 3))
+        return image, label
 
-        dataset = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels, dtype=np.int32)))
-        _DECODED[key] = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE).cache()
-    return _DECODED[key]
-
-
-def clear_decoded_cache() -> None:
-    """Forget every cached decoded image set (frees their memory)."""
-    _DECODED.clear()
+    dataset = tf.data.Dataset.from_tensor_slices((list(paths), np.asarray(labels, dtype=np.int32)))
+    dataset = dataset.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    size = len(paths) * image_size * image_size * 3
+    if cache is None:
+        return dataset
+    if size > cache.maxsize:
+        logger.info(
+            "%d images at %dpx (%.0f MB) exceed the decode cache (%.0f MB): decoded again on every pass",
+            len(paths),
+            image_size,
+            size / 2**20,
+            cache.maxsize / 2**20,
+        )
+        return dataset
+    dataset = dataset.cache()
+    cache[key] = (size, dataset)  # drops the least recently used sets until the bound holds
+    return dataset
 
 
 def augment(image: Any, seed: Any, image_size: int, augmentation: dict[str, Any]) -> Any:
@@ -68,6 +84,7 @@ def augment(image: Any, seed: Any, image_size: int, augmentation: dict[str, Any]
 
 
 def make_dataset(
+    images: ImageSet,
     paths: list[str],
     labels: list[int],
     image_size: int,
@@ -76,7 +93,8 @@ def make_dataset(
     shuffle_buffer: int = 2048,
     augmentation: dict[str, Any] | None = None,
 ) -> Any:
-    """Batches of float32 images of raw pixel values (0-255); shuffled with ``shuffle_seed`` (reshuffled each epoch) unless it is None.
+    """Batches of float32 images of raw pixel values (0-255) of ``paths`` read from ``images``; shuffled with
+    ``shuffle_seed`` (reshuffled each epoch) unless it is None.
 
     For shuffled sets the image order is permuted with the seed before caching, so a
     buffer smaller than the set still mixes classes that the folder lists in blocks.
@@ -90,7 +108,7 @@ def make_dataset(
         paths, labels = [paths[i] for i in order], [labels[i] for i in order]
     augmentation = {k: v for k, v in (augmentation or {}).items() if v}
     source_size = augmentation.pop("source_size", None) or image_size
-    dataset = decoded_images(paths, labels, source_size if augmentation else image_size)
+    dataset = decoded_images(images, paths, labels, source_size if augmentation else image_size)
     if shuffle_seed is not None:
         dataset = dataset.shuffle(min(shuffle_buffer, len(paths)), seed=shuffle_seed, reshuffle_each_iteration=True)
     if augmentation:

@@ -11,7 +11,15 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from promotion_cnn.datasets import DigitsImageFolderDataset, ImageFolderDataset, index_image_folder, read_image_rgb
+from promotion_cnn.datasets import (
+    DigitsImageFileListDataset,
+    DigitsImagesDataset,
+    ImageFolderDataset,
+    ImageSet,
+    index_image_folder,
+    read_image_rgb,
+    write_digits_folder,
+)
 from promotion_cnn.pipelines.data_processing.image_nodes import (
     InvalidImageSetError,
     count_images_per_class,
@@ -42,6 +50,11 @@ def write_folder(root: Path, classes=("cat", "dog", "fish"), per_class: int = 4)
     return root
 
 
+def images_of(folder: Path) -> ImageSet:
+    """The folder's images as the catalog loads them."""
+    return ImageFolderDataset(str(folder)).load()
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     return write_folder(tmp_path / "images")
@@ -49,7 +62,7 @@ def folder(tmp_path: Path) -> Path:
 
 def test_index_lists_every_file_and_empty_class_folders(folder: Path) -> None:
     (folder / "val" / "bird").mkdir()
-    index = ImageFolderDataset(str(folder)).load()
+    index = ImageFolderDataset(str(folder)).load().files
     assert list(index.columns) == ["path", "label", "split", "folder"]
     assert len(index) == 3 * 4 * 2 + 1
     empty = index[index["path"].isna()]
@@ -57,7 +70,7 @@ def test_index_lists_every_file_and_empty_class_folders(folder: Path) -> None:
 
 
 def test_index_can_rename_class_folders(folder: Path) -> None:
-    index = ImageFolderDataset(str(folder), label_names={"cat": "tabby cat"}).load()
+    index = ImageFolderDataset(str(folder), label_names={"cat": "tabby cat"}).load().files
     assert set(index["label"]) == {"tabby cat", "dog", "fish"}
     assert set(index.loc[index["label"] == "tabby cat", "folder"]) == {
         str(folder / "train/cat"),
@@ -72,7 +85,7 @@ def test_index_names_a_missing_split_folder(tmp_path: Path) -> None:
 
 
 def test_valid_folder_gives_manifest_and_no_issues(folder: Path) -> None:
-    manifest, issues = validate_images(index_image_folder(folder), VALIDATION)
+    manifest, issues = validate_images(images_of(folder), VALIDATION)
     assert list(manifest.columns) == ["path", "label", "split"]
     assert len(manifest) == 24 and issues.empty
     assert list(issues.columns) == ["path", "problem", "action"]
@@ -92,13 +105,13 @@ def test_bad_files_are_skipped_and_listed_or_raise(folder: Path, caplog, make_ba
     bad = folder / "train" / "dog" / "broken.jpg"
     make_bad(bad)
     with caplog.at_level(logging.WARNING):
-        manifest, issues = validate_images(index_image_folder(folder), VALIDATION)
+        manifest, issues = validate_images(images_of(folder), VALIDATION)
     assert str(bad) not in set(manifest["path"]) and len(manifest) == 24
     assert issues.values.tolist() == [[str(bad), issues["problem"][0], "skipped"]]
     assert expected in issues["problem"][0]
     assert str(bad) in caplog.text
     with pytest.raises(InvalidImageSetError, match=rf"(?s)1 file\(s\) cannot be used.*{bad}.*{expected}"):
-        validate_images(index_image_folder(folder), VALIDATION.model_copy(update={"on_bad_file": "error"}))
+        validate_images(images_of(folder), VALIDATION.model_copy(update={"on_bad_file": "error"}))
 
 
 def test_unknown_on_bad_file_setting_is_rejected(folder: Path) -> None:
@@ -110,20 +123,20 @@ def test_empty_class_folder_is_an_error_naming_it(folder: Path) -> None:
     (folder / "train" / "bird").mkdir()
     (folder / "val" / "bird").mkdir()
     with pytest.raises(InvalidImageSetError, match=r"(?s)empty class folder.*train/bird.*val/bird"):
-        validate_images(index_image_folder(folder), VALIDATION)
+        validate_images(images_of(folder), VALIDATION)
 
 
 def test_class_missing_from_val_is_an_error_naming_it(folder: Path) -> None:
     write_image(folder / "train" / "bird" / "0.png")
     with pytest.raises(InvalidImageSetError, match=r"only in 'train': \['bird'\], only in 'val': \[\]"):
-        validate_images(index_image_folder(folder), VALIDATION)
+        validate_images(images_of(folder), VALIDATION)
 
 
 def test_class_left_without_usable_image_is_an_error(folder: Path) -> None:
     for path in (folder / "val" / "fish").iterdir():
         path.write_text("not an image")
     with pytest.raises(InvalidImageSetError, match=r"no usable image left in class\(es\) \[\('val', 'fish'\)\]"):
-        validate_images(index_image_folder(folder), VALIDATION)
+        validate_images(images_of(folder), VALIDATION)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +145,7 @@ def test_class_left_without_usable_image_is_an_error(folder: Path) -> None:
 def test_non_rgb_images_are_kept_listed_and_read_as_rgb(folder: Path, mode: str, kind: str) -> None:
     fmt = "JPEG" if mode == "CMYK" else "PNG"
     odd = write_image(folder / "val" / "cat" / f"odd.{fmt.lower()}", mode=mode, fmt=fmt)
-    manifest, issues = validate_images(index_image_folder(folder), VALIDATION)
+    manifest, issues = validate_images(images_of(folder), VALIDATION)
     assert str(odd) in set(manifest["path"])
     assert issues.values.tolist() == [[str(odd), f"{kind} image (mode {mode}) converted to RGB", "converted"]]
     pixels = read_image_rgb(str(odd), 20)
@@ -150,15 +163,15 @@ def test_greyscale_is_replicated_and_transparency_flattened_on_white(tmp_path: P
 
 def test_sampling_per_class_is_seeded(folder: Path) -> None:
     settings = VALIDATION.model_copy(update={"max_images_per_class": 2})
-    first, _ = validate_images(index_image_folder(folder), settings)
-    again, _ = validate_images(index_image_folder(folder), settings)
-    other, _ = validate_images(index_image_folder(folder), settings.model_copy(update={"seed": 1}))
+    first, _ = validate_images(images_of(folder), settings)
+    again, _ = validate_images(images_of(folder), settings)
+    other, _ = validate_images(images_of(folder), settings.model_copy(update={"seed": 1}))
     assert len(first) == 12 and first.equals(again) and not first.equals(other)
 
 
 def test_class_counts_per_split(folder: Path) -> None:
     write_image(folder / "train" / "cat" / "extra.png")
-    manifest, _ = validate_images(index_image_folder(folder), VALIDATION)
+    manifest, _ = validate_images(images_of(folder), VALIDATION)
     counts = count_images_per_class(manifest)
     assert list(counts.columns) == ["label", "split", "count"]
     assert counts.set_index(["label", "split"])["count"].to_dict() == {
@@ -172,8 +185,8 @@ def test_class_counts_per_split(folder: Path) -> None:
 
 
 def test_sample_grids_show_nine_labelled_images_per_split(folder: Path) -> None:
-    manifest, _ = validate_images(index_image_folder(folder), VALIDATION)
-    train_figure, val_figure = plot_image_samples(manifest, SAMPLES)
+    manifest, _ = validate_images(images_of(folder), VALIDATION)
+    train_figure, val_figure = plot_image_samples(manifest, images_of(folder), SAMPLES)
     for figure, split in ((train_figure, "train"), (val_figure, "val")):
         shown = [ax for ax in figure.axes if ax.images]
         assert len(shown) == 9
@@ -182,32 +195,60 @@ def test_sample_grids_show_nine_labelled_images_per_split(folder: Path) -> None:
         assert shown[0].images[0].get_array().shape == (16, 16, 3)
 
 
-def test_digits_dataset_is_deterministic_real_and_read_only(tmp_path: Path) -> None:
-    first = DigitsImageFolderDataset(str(tmp_path / "a"), image_size=8).load()
-    second = DigitsImageFolderDataset(str(tmp_path / "b"), image_size=8).load()
-    assert len(first) == 1797 and sorted(first["label"].unique()) == [f"digit_{d}" for d in range(10)]
-    assert first.groupby("split").size().to_dict() == {"train": 1437, "val": 360}
-    for a, b in zip(first["path"][::97], second["path"][::97]):
-        assert Path(a).read_bytes() == Path(b).read_bytes()
-    assert not list(tmp_path.glob(".a-*")), "no staging folder may be left behind"
+def test_digits_dataset_is_deterministic_real_in_memory_and_read_only(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    first, second = DigitsImagesDataset(image_size=8).load(), DigitsImagesDataset(image_size=8).load()
+    files = first.files
+    assert len(files) == 1797 and sorted(files["label"].unique()) == [f"digit_{d}" for d in range(10)]
+    assert files.groupby("split").size().to_dict() == {"train": 1437, "val": 360}
+    assert files.equals(second.files) and "digits" in files.attrs["synthetic"]
+    for path in files["path"][::97]:
+        assert (first.read(path, None) == second.read(path, None)).all() and first.read(path, 12).shape == (12, 12, 3)
+    assert first.inspect(files["path"][0]) == (None, "RGB") and first.inspect("other.png")[0]
+    with pytest.raises(Exception, match="not an image of DigitsImagesDataset"):
+        first.read("digits:train/digit_0/9999.png", 8)
+    assert not list(tmp_path.iterdir()), "nothing is written"
     with pytest.raises(Exception, match="read-only"):
-        DigitsImageFolderDataset(str(tmp_path / "a")).save(first)
+        DigitsImagesDataset().save(first)
 
 
-def test_digits_sample_is_balanced_and_rewritten_when_settings_change(tmp_path: Path) -> None:
-    small = DigitsImageFolderDataset(str(tmp_path / "d"), image_size=8, images_per_class=10).load()
-    sizes = small.groupby(["split", "label"]).size()
-    assert len(small) == 100 and set(sizes["train"]) == {8} and set(sizes["val"]) == {2}
-    larger = DigitsImageFolderDataset(str(tmp_path / "d"), image_size=8, images_per_class=20).load()
-    assert len(larger) == 200
-    assert len(list((tmp_path / "d").rglob("*.png"))) == 200, "the old folder is replaced, not merged"
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging or old folder is left behind"
+def test_digits_in_memory_equal_the_digits_written_as_a_folder(tmp_path: Path) -> None:
+    settings = {"image_size": 16, "images_per_class": 10}
+    memory = DigitsImagesDataset(**settings).load()
+    write_digits_folder(tmp_path / "digits", **settings)
+    folder = ImageFolderDataset(str(tmp_path / "digits")).load()
+    sizes = memory.files.groupby(["split", "label"]).size()
+    assert len(memory.files) == 100 and set(sizes["train"]) == {8} and set(sizes["val"]) == {2}
+    relative = [str(Path(p).relative_to(tmp_path / "digits")) for p in folder.files["path"]]
+    assert [p.split(":", 1)[1] for p in memory.files["path"]] == relative, "same images, same order"
+    for a, b in zip(memory.files["path"], folder.files["path"]):
+        assert all((memory.read(a, s) == folder.read(b, s)).all() for s in (None, 16, 24))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no staging folder is left behind"
+    with pytest.raises(FileExistsError):
+        write_digits_folder(tmp_path / "digits", **settings)
+    new = DigitsImageFileListDataset(split="val", **settings).load().files
+    assert (
+        list(new.columns) == ["path", "file"]
+        and new["path"].tolist() == memory.files.query("split == 'val'")["path"].tolist()
+    )
+    assert new["file"][0] == memory.files.query("split == 'val'")["path"].iloc[0].split("/", 1)[1]
 
 
-def test_digits_dataset_never_replaces_a_folder_it_did_not_write(folder: Path) -> None:
-    with pytest.raises(Exception, match="exists but was not written by DigitsImageFolderDataset"):
-        DigitsImageFolderDataset(str(folder)).load()
-    assert len(list(folder.rglob("*.png"))) == 24
+def test_decode_cache_is_bounded_least_recently_used_first() -> None:
+    from promotion_cnn.images.input_pipeline import decoded_images
+
+    images = DigitsImagesDataset(image_size=8, images_per_class=10, decode_cache_mb=0.06).load()  # 62,914 bytes
+    paths, labels = images.files["path"].tolist(), [0] * 100
+    small = decoded_images(images, paths, labels, 8)  # 100 x 8 x 8 x 3 = 19,200 bytes
+    assert decoded_images(images, paths, labels, 8) is small, "a cached set is reused"
+    decoded_images(images, paths, labels, 12)  # 43,200 bytes: both fit
+    decoded_images(images, paths, labels, 8)  # the 8 px set is now the most recently used
+    decoded_images(images, paths[:50], labels[:50], 12)  # 21,600 more: the 12 px set of all 100 goes
+    assert [key[0] for key in images.cache] == [8, 12] and images.cache.currsize == 19_200 + 21_600
+    too_large = decoded_images(images, paths, labels, 16)  # 76,800 bytes: decoded on every pass, not cached
+    assert images.cache.currsize == 40_800 and len(list(too_large)) == 100
+    assert DigitsImagesDataset(decode_cache_mb=None).load().cache.maxsize == float("inf")
+    assert DigitsImagesDataset(decode_cache_mb=0).load().cache is None
 
 
 def test_pipeline_wires_raw_folder_to_reporting_datasets() -> None:

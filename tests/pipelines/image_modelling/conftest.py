@@ -9,7 +9,7 @@ import pytest
 from kedro.config import OmegaConfigLoader
 
 from promotion_cnn.datasets import write_digits_folder
-from promotion_cnn.datasets.image_folder import index_image_folder
+from promotion_cnn.datasets.image_folder import ImageFolderDataset, ImageSet
 from promotion_cnn.pipelines.data_processing.image_nodes import count_images_per_class, validate_images
 from promotion_cnn.pipelines.data_processing.params import ImageValidation
 from promotion_cnn.pipelines.image_modelling.params import ImageModel, ImageTraining
@@ -43,10 +43,16 @@ def tiny_digits(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_manifest(tiny_digits: Path) -> pd.DataFrame:
+def tiny_images(tiny_digits: Path) -> ImageSet:
+    """The tiny digits folder as the catalog loads it (one decode cache for the session, as for a run)."""
+    return ImageFolderDataset(str(tiny_digits)).load()
+
+
+@pytest.fixture(scope="session")
+def tiny_manifest(tiny_images: ImageSet) -> pd.DataFrame:
     """Four training and four validation images per class: 80 images."""
     settings = ImageValidation(splits=["train", "val"], on_bad_file="error", max_images_per_class=4, seed=0, workers=2)
-    return validate_images(index_image_folder(tiny_digits), settings)[0]
+    return validate_images(tiny_images, settings)[0]
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ WORKERS_TIMEOUT = 150  # seconds for both workers together; a worker waiting for
 WORKER = """
 import json, sys
 import pandas as pd
+from promotion_cnn.datasets.image_folder import ImageFolderDataset
 from promotion_cnn.pipelines.image_modelling.nodes import build_model, evaluate_model, train_model
 from promotion_cnn.pipelines.image_modelling.params import ImageModel, ImageTraining
 from promotion_cnn.pipelines.image_modelling.training import distribution_strategy
@@ -41,8 +42,9 @@ spec = json.loads(open(folder + "/spec.json").read())
 model, training = ImageModel.model_validate(spec["model"]), ImageTraining.model_validate(spec["training"])
 manifest, counts = pd.read_parquet(folder + "/manifest.parquet"), pd.read_parquet(folder + "/counts.parquet")
 network = build_model(counts, model, training)
-trained, history, timing = train_model(network, manifest, model, training)
-metrics, _ = evaluate_model(trained, manifest, model, training, history, timing)
+images = ImageFolderDataset(spec["images"]).load()
+trained, history, timing = train_model(network, images, manifest, model, training)
+metrics, _ = evaluate_model(trained, images, manifest, model, training, history, timing)
 replicas = distribution_strategy(training.model_dump()).num_replicas_in_sync
 print(json.dumps({"val_accuracy": metrics["val_accuracy"]}))
 if is_chief(cluster_config()):
@@ -71,7 +73,7 @@ def tf_config(ports: list[int], index: int) -> str:
 
 
 def test_mirrored_on_one_cpu_gives_the_accuracy_of_no_strategy(
-    tiny_manifest, tiny_class_counts, tiny_lenet, training, caplog
+    tiny_images, tiny_manifest, tiny_class_counts, tiny_lenet, training, caplog
 ) -> None:
     run = training.model_copy(update={"epochs": 2, "learning_rate": 0.01})
     mirrored = run.model_copy(update={"distribution": "mirrored"})
@@ -79,8 +81,10 @@ def test_mirrored_on_one_cpu_gives_the_accuracy_of_no_strategy(
     for settings in (run, mirrored):
         network = build_model(tiny_class_counts, tiny_lenet, settings)
         with caplog.at_level("INFO", logger="promotion_cnn"):
-            trained, history, timing = train_model(network, tiny_manifest, tiny_lenet, settings)
-        results.append((evaluate_model(trained, tiny_manifest, tiny_lenet, settings, history, timing)[0], history))
+            trained, history, timing = train_model(network, tiny_images, tiny_manifest, tiny_lenet, settings)
+        results.append(
+            (evaluate_model(trained, tiny_images, tiny_manifest, tiny_lenet, settings, history, timing)[0], history)
+        )
     (plain, plain_history), (distributed, distributed_history) = results
     assert distribution_strategy(mirrored.model_dump()).num_replicas_in_sync == 1
     assert distribution_strategy(run.model_dump()) is None
@@ -92,13 +96,15 @@ def test_mirrored_on_one_cpu_gives_the_accuracy_of_no_strategy(
 
 
 def test_multi_worker_trains_the_quick_resnet_on_two_local_workers(
-    tmp_path, tiny_manifest, tiny_class_counts, training, load_parameters, project_root
+    tmp_path, tiny_digits, tiny_manifest, tiny_class_counts, training, load_parameters, project_root
 ) -> None:
     quick = load_parameters("quick")["resnet"]  # its training recipe (2 epochs, cosine, crops, keep-best), one stage
     resnet = {**quick, "image_size": 16, "layers": {**quick["layers"], "stage_filters": [8]}}
     run = training.model_copy(update={"distribution": "multi_worker"})
     ImageModel.model_validate(resnet)
-    (tmp_path / "spec.json").write_text(json.dumps({"model": resnet, "training": run.model_dump()}))
+    (tmp_path / "spec.json").write_text(
+        json.dumps({"model": resnet, "training": run.model_dump(), "images": str(tiny_digits)})
+    )
     tiny_manifest.to_parquet(tmp_path / "manifest.parquet")
     tiny_class_counts.to_parquet(tmp_path / "counts.parquet")
     ports = free_ports(2)

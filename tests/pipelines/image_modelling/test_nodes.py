@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from promotion_cnn.datasets.image_folder import ImageSet, decode_cache
 from promotion_cnn.images import input_pipeline
 from promotion_cnn.pipelines.image_modelling.nodes import (
     HISTORY_COLUMNS,
@@ -55,18 +56,18 @@ def test_summary_is_text_with_the_parameter_count(tiny_class_counts, tiny_lenet,
     assert f"Total params: {network.count_params():,}" in summary and "AveragePooling2D" in summary
 
 
-def test_train_and_evaluate(tiny_manifest, tiny_class_counts, tiny_lenet, training, caplog) -> None:
+def test_train_and_evaluate(tiny_images, tiny_manifest, tiny_class_counts, tiny_lenet, training, caplog) -> None:
     network = build_model(tiny_class_counts, tiny_lenet, training)
     before = [w.copy() for w in network.get_weights()]
     two_epochs = training.model_copy(update={"epochs": 2, "progress_seconds": 0})
     with caplog.at_level(logging.INFO):
-        trained, history, timing = train_model(network, tiny_manifest, tiny_lenet, two_epochs)
+        trained, history, timing = train_model(network, tiny_images, tiny_manifest, tiny_lenet, two_epochs)
     assert "epoch 1/2, batch 1/3" in caplog.text and "epoch 2/2 done" in caplog.text
     assert all(np.array_equal(a, b) for a, b in zip(before, network.get_weights())), "the input model is unchanged"
     assert list(history.columns) == HISTORY_COLUMNS and history["epoch"].tolist() == [1, 2]
     assert history[["accuracy", "val_accuracy"]].stack().between(0, 1).all()
     assert timing["epochs"] == 2 and timing["n_train"] == 40 and timing["images_per_second"] > 0
-    metrics, matrix = evaluate_model(trained, tiny_manifest, tiny_lenet, two_epochs, history, timing)
+    metrics, matrix = evaluate_model(trained, tiny_images, tiny_manifest, tiny_lenet, two_epochs, history, timing)
     assert set(metrics) >= METRIC_KEYS
     assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)
     assert metrics["val_loss"] == pytest.approx(history["val_loss"].iloc[-1], rel=1e-4)
@@ -79,47 +80,58 @@ def test_train_and_evaluate(tiny_manifest, tiny_class_counts, tiny_lenet, traini
     assert np.trace(counts.to_numpy()) / 40 == pytest.approx(metrics["val_accuracy"])
 
 
-def test_time_budget_stops_training_between_epochs(tiny_manifest, tiny_class_counts, tiny_lenet, training) -> None:
+def test_time_budget_stops_training_between_epochs(
+    tiny_images, tiny_manifest, tiny_class_counts, tiny_lenet, training
+) -> None:
     network = build_model(tiny_class_counts, tiny_lenet, training)
     _, history, timing = train_model(
-        network, tiny_manifest, tiny_lenet, training.model_copy(update={"epochs": 5, "time_budget_minutes": 1e-9})
+        network,
+        tiny_images,
+        tiny_manifest,
+        tiny_lenet,
+        training.model_copy(update={"epochs": 5, "time_budget_minutes": 1e-9}),
     )
     assert len(history) == 1 and timing["stopped_by_time_budget"] and timing["epochs_planned"] == 5
 
 
-def test_labels_unknown_to_the_model_are_rejected(tiny_manifest, tiny_class_counts, tiny_lenet, training) -> None:
+def test_labels_unknown_to_the_model_are_rejected(
+    tiny_images, tiny_manifest, tiny_class_counts, tiny_lenet, training
+) -> None:
     network = build_model(tiny_class_counts, tiny_lenet, training)
     renamed = tiny_manifest.assign(label=np.where(tiny_manifest["split"] == "val", "cat", tiny_manifest["label"]))
     with pytest.raises(ValueError, match=r"'val' images have label\(s\) \['cat'\]"):
-        train_model(network, renamed, tiny_lenet, training)
+        train_model(network, tiny_images, renamed, tiny_lenet, training)
 
 
-def test_images_are_decoded_once_per_input_size(tiny_manifest: pd.DataFrame, monkeypatch) -> None:
-    input_pipeline.clear_decoded_cache()
+def test_images_are_decoded_once_per_input_size(tiny_images, tiny_manifest: pd.DataFrame) -> None:
     decoded = []
-    real_read = input_pipeline.read_image_rgb
-    monkeypatch.setattr(input_pipeline, "read_image_rgb", lambda p, s: decoded.append(s) or real_read(p, s))
+
+    def counting_read(path: str, size: int | None) -> np.ndarray:
+        decoded.append(size)
+        return tiny_images.read(path, size)
+
+    images = ImageSet(tiny_images.files, counting_read, tiny_images.inspect, decode_cache(None))
     paths, labels = tiny_manifest["path"].tolist()[:10], list(range(10))
     for batch_size in (4, 3):  # two models sharing the input size
-        data = input_pipeline.make_dataset(paths, labels, 12, batch_size, shuffle_seed=0)
+        data = input_pipeline.make_dataset(images, paths, labels, 12, batch_size, shuffle_seed=0)
         for _ in range(2):  # two epochs
-            images = np.concatenate([x.numpy() for x, _ in data])
+            batches = np.concatenate([x.numpy() for x, _ in data])
     assert decoded == [12] * 10
-    assert images.shape == (10, 12, 12, 3) and images.dtype == np.float32 and 0 <= images.min() <= images.max() <= 255
-    assert images.max() > 1  # raw pixel values: the models rescale
-    list(input_pipeline.make_dataset(paths, labels, 14, 4))
+    assert (
+        batches.shape == (10, 12, 12, 3) and batches.dtype == np.float32 and 0 <= batches.min() <= batches.max() <= 255
+    )
+    assert batches.max() > 1  # raw pixel values: the models rescale
+    list(input_pipeline.make_dataset(images, paths, labels, 14, 4))
     assert decoded.count(14) == 10  # another input size: decoded (once) again
-    input_pipeline.clear_decoded_cache()
 
 
-def test_shuffling_is_seeded_and_reshuffles_each_epoch(tiny_manifest: pd.DataFrame) -> None:
+def test_shuffling_is_seeded_and_reshuffles_each_epoch(tiny_images, tiny_manifest: pd.DataFrame) -> None:
     paths, labels = tiny_manifest["path"].tolist()[:40], list(range(40))
 
     def epochs(seed: int | None) -> list[list[int]]:
-        data = input_pipeline.make_dataset(paths, labels, 8, 40, shuffle_seed=seed)
+        data = input_pipeline.make_dataset(tiny_images, paths, labels, 8, 40, shuffle_seed=seed)
         return [next(iter(data))[1].numpy().tolist() for _ in range(2)]
 
     first, again = epochs(0), epochs(0)
     assert first == again and first[0] != first[1] and sorted(first[0]) == labels
     assert epochs(None) == [labels, labels]
-    input_pipeline.clear_decoded_cache()

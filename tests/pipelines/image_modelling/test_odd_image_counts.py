@@ -29,7 +29,7 @@ N_VAL = 4  # validation images per class
 TRAIN_ALL_QUICK_MODELS = """
 import sys
 from kedro.config import OmegaConfigLoader
-from promotion_cnn.datasets.image_folder import index_image_folder
+from promotion_cnn.datasets.image_folder import ImageFolderDataset
 from promotion_cnn.pipelines.data_processing.image_nodes import count_images_per_class, validate_images
 from promotion_cnn.model_lists import load_model_lists
 from promotion_cnn.pipelines.image_modelling.nodes import build_model, evaluate_model, train_model
@@ -41,14 +41,15 @@ root, project, names = sys.argv[1], sys.argv[2], sys.argv[3]
 loader = OmegaConfigLoader(project + "/conf", **{**CONFIG_LOADER_ARGS, "default_run_env": "quick"})
 parameters = loader["parameters"]
 validation = ImageValidation.model_validate(parameters["image_validation"])
-manifest = validate_images(index_image_folder(root), validation)[0]
+images = ImageFolderDataset(root).load()
+manifest = validate_images(images, validation)[0]
 counts = count_images_per_class(manifest)
 training = ImageTraining.model_validate({**parameters["image_training"], "epochs": 1})
 for name in load_model_lists(project).image_models if names == "all" else names.split(","):
     block = parameters[name]
     model = ImageModel.model_validate({**block, "training": {**(block.get("training") or {}), "epochs": 1}})
-    trained, history, timing = train_model(build_model(counts, model, training), manifest, model, training)
-    evaluate_model(trained, manifest, model, training, history, timing)
+    trained, history, timing = train_model(build_model(counts, model, training), images, manifest, model, training)
+    evaluate_model(trained, images, manifest, model, training, history, timing)
     print("trained", name, "on", timing["n_train"], flush=True)
 """
 

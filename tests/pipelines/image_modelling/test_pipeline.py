@@ -59,6 +59,7 @@ def test_every_model_is_a_tagged_namespace_with_the_agreed_outputs() -> None:
         assert outputs <= pipeline.all_outputs()
     assert not {d.split(".", 1)[-1] for d in pipeline.all_outputs()} & TABULAR_NAMES
     assert pipeline.inputs() == {
+        "images_raw",
         "image_manifest",
         "image_class_counts",
         "params:image_training",

@@ -28,33 +28,34 @@ AUGMENT = {
 
 
 def test_augmentation_draws_new_crops_each_epoch_reproducibly(
+    tiny_images,
     tiny_manifest: pd.DataFrame,
 ) -> None:
     paths, labels = tiny_manifest["path"].tolist()[:8], list(range(8))
 
     def two_epochs() -> list[np.ndarray]:
-        data = input_pipeline.make_dataset(paths, labels, 12, 8, shuffle_seed=3, augmentation=AUGMENT)
+        data = input_pipeline.make_dataset(tiny_images, paths, labels, 12, 8, shuffle_seed=3, augmentation=AUGMENT)
         return [next(iter(data))[0].numpy() for _ in range(2)]
 
     first, again = two_epochs(), two_epochs()
     assert first[0].shape == (8, 12, 12, 3) and 0 <= first[0].min() <= first[0].max() <= 255  # raw pixel values
     assert not np.allclose(first[0], first[1])  # new draws every epoch
     np.testing.assert_allclose(first[0], again[0])  # ... from the seed
-    plain = next(iter(input_pipeline.make_dataset(paths, labels, 12, 8, shuffle_seed=3)))[0].numpy()
+    plain = next(iter(input_pipeline.make_dataset(tiny_images, paths, labels, 12, 8, shuffle_seed=3)))[0].numpy()
     assert not np.allclose(plain, first[0])
-    input_pipeline.clear_decoded_cache()
 
 
 def test_switched_off_augmentation_is_the_plain_pipeline(
+    tiny_images,
     tiny_manifest: pd.DataFrame,
 ) -> None:
     paths, labels = tiny_manifest["path"].tolist()[:8], list(range(8))
     off = {"random_resized_crop": None, "horizontal_flip": False, "source_size": None}
     batches = [
-        next(iter(input_pipeline.make_dataset(paths, labels, 12, 8, 3, augmentation=a)))[0].numpy() for a in (off, None)
+        next(iter(input_pipeline.make_dataset(tiny_images, paths, labels, 12, 8, 3, augmentation=a)))[0].numpy()
+        for a in (off, None)
     ]
     np.testing.assert_array_equal(*batches)
-    input_pipeline.clear_decoded_cache()
 
 
 def test_cosine_schedule_warms_up_then_decays() -> None:
@@ -94,39 +95,41 @@ def test_keep_best_is_only_there_when_asked_for() -> None:
     assert not keep_best_callback({"epochs": 5, "early_stopping_patience": 2}).restore_best_weights
 
 
-def test_keep_best_ends_with_the_best_epochs_weights(tiny_manifest, tiny_class_counts, tiny_lenet, training) -> None:
+def test_keep_best_ends_with_the_best_epochs_weights(
+    tiny_images, tiny_manifest, tiny_class_counts, tiny_lenet, training
+) -> None:
     run = training.model_copy(update={"epochs": 4, "learning_rate": 0.05, "keep_best": True, "label_smoothing": 0.1})
     network = build_model(tiny_class_counts, tiny_lenet, run)
-    trained, history, timing = train_model(network, tiny_manifest, tiny_lenet, run)
-    metrics, _ = evaluate_model(trained, tiny_manifest, tiny_lenet, run, history, timing)
+    trained, history, timing = train_model(network, tiny_images, tiny_manifest, tiny_lenet, run)
+    metrics, _ = evaluate_model(trained, tiny_images, tiny_manifest, tiny_lenet, run, history, timing)
     assert timing["weights_from_epoch"] == metrics["best_epoch"] and len(history) == 4
     assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].max())
 
 
 def test_resnet_trains_with_every_option_and_mixed_precision(
-    tiny_manifest, tiny_class_counts, training, load_parameters
+    tiny_images, tiny_manifest, tiny_class_counts, training, load_parameters
 ) -> None:
     resnet = ImageModel.model_validate({**load_parameters("quick")["resnet"], "image_size": 16})
     run = training.model_copy(update={"precision": "mixed_bfloat16"})
     network = build_model(tiny_class_counts, resnet, run)
     assert network.get_layer("rescale").compute_dtype == "float32" and network.layers[-2].compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == "float32"
-    trained, history, timing = train_model(network, tiny_manifest, resnet, run)
-    metrics, matrix = evaluate_model(trained, tiny_manifest, resnet, run, history, timing)
+    trained, history, timing = train_model(network, tiny_images, tiny_manifest, resnet, run)
+    metrics, matrix = evaluate_model(trained, tiny_images, tiny_manifest, resnet, run, history, timing)
     assert len(history) == 2 and np.isfinite(history[["loss", "val_loss"]].to_numpy()).all()
     assert metrics["architecture"] == "resnet" and matrix.shape == (10, 11)
 
 
 def test_resnet_validates_at_another_size_and_fixed_inputs_refuse_to(
-    tiny_manifest, tiny_class_counts, training, tiny_lenet, load_parameters
+    tiny_images, tiny_manifest, tiny_class_counts, training, tiny_lenet, load_parameters
 ) -> None:
     resnet = ImageModel.model_validate({**load_parameters("quick")["resnet"], "image_size": 12, "eval_image_size": 16})
     run = training.model_copy(update={"epochs": 1})
     network = build_model(tiny_class_counts, resnet, run)
-    trained, history, timing = train_model(network, tiny_manifest, resnet, run)
-    metrics, _ = evaluate_model(trained, tiny_manifest, resnet, run, history, timing)
+    trained, history, timing = train_model(network, tiny_images, tiny_manifest, resnet, run)
+    metrics, _ = evaluate_model(trained, tiny_images, tiny_manifest, resnet, run, history, timing)
     assert metrics["image_size"] == 12 and metrics["eval_image_size"] == 16
     assert metrics["val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1], abs=1e-6)  # validated at 16 too
     lenet = tiny_lenet.model_copy(update={"eval_image_size": 20})
     with pytest.raises(ValueError, match=r"lenet takes only 16px inputs, so eval_image_size \(20\) must be null or 16"):
-        train_model(build_model(tiny_class_counts, lenet, run), tiny_manifest, lenet, run)
+        train_model(build_model(tiny_class_counts, lenet, run), tiny_images, tiny_manifest, lenet, run)

@@ -50,7 +50,7 @@ def test_best_or_named_model_is_selected_among_the_trained_ones() -> None:
 @pytest.fixture(scope="module")
 def new_images(tmp_path_factory) -> Path:
     """Twenty digit images in sub-folders, plus a truncated PNG and a text file."""
-    digits = tmp_path_factory.mktemp("digits")
+    digits = tmp_path_factory.mktemp("images") / "digits"
     write_digits_folder(digits, image_size=16, images_per_class=10)
     folder = digits / "val"
     (folder / "broken.png").write_bytes((folder / "digit_0" / os.listdir(folder / "digit_0")[0]).read_bytes()[:60])
@@ -81,7 +81,7 @@ def test_every_file_gets_a_row_and_unreadable_ones_a_problem(new_images: Path, s
     files = ImageFileListDataset(str(new_images)).load()
     selected = {"model": "tiny", "model_version": OLD, "val_accuracy": 1.0}
     table = predict_images(files, saved_models.load(), selected, _params("best"))
-    assert list(table.columns) == PREDICTION_COLUMNS and len(table) == len(files) == 22
+    assert list(table.columns) == PREDICTION_COLUMNS and len(table) == len(files.files) == 22
     bad = table.set_index("file").loc[["broken.png", "notes.txt"]]
     assert bad["predicted_class"].isna().all() and bad["problem"].str.contains("truncated|not an image").all()
     good = table[table["problem"].isna()]

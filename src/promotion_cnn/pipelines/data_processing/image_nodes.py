@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from promotion_cnn.datasets.image_folder import GREYSCALE_MODES, inspect_image, read_image_rgb
+from promotion_cnn.datasets.image_folder import GREYSCALE_MODES, ImageSet
 
 from .params import ImageSamples, ImageValidation
+from .source_nodes import describe_source
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +75,14 @@ def _sample_per_class(index: pd.DataFrame, limit: int | None, seed: int) -> pd.D
     return shuffled[shuffled.groupby(["split", "label"]).cumcount() < limit]
 
 
-def validate_images(raw_index: pd.DataFrame, validation: ImageValidation) -> tuple[pd.DataFrame, pd.DataFrame]:
+def describe_images(images: ImageSet) -> dict[str, Any]:
+    """The image set's origin, rows, columns and a SHA-256 of its file index (``describe_source`` of its files)."""
+    return describe_source(images.files)
+
+
+def validate_images(images: ImageSet, validation: ImageValidation) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Check class folders, decode every image, and return the manifest and the skipped/converted files."""
+    raw_index = images.files
     source = _source(raw_index)
     splits = list(validation.splits)
     if raw_index.empty:
@@ -84,7 +92,7 @@ def validate_images(raw_index: pd.DataFrame, validation: ImageValidation) -> tup
     index = _sample_per_class(index, validation.max_images_per_class, validation.seed)
     paths = index["path"].tolist()
     with ThreadPoolExecutor(max_workers=validation.workers) as pool:
-        inspected = list(pool.map(inspect_image, paths))
+        inspected = list(pool.map(images.inspect, paths))
     bad = [(p, problem, "skipped") for p, (problem, _) in zip(paths, inspected) if problem]
     converted = [
         (p, _mode_problem(mode), "converted")
@@ -122,7 +130,7 @@ def count_images_per_class(manifest: pd.DataFrame) -> pd.DataFrame:
     return counts
 
 
-def _sample_grid(manifest: pd.DataFrame, split: str, samples: ImageSamples) -> Figure:
+def _sample_grid(manifest: pd.DataFrame, images: ImageSet, split: str, samples: ImageSamples) -> Figure:
     rows = manifest[manifest["split"] == split]
     n = min(samples.n_images, len(rows))
     chosen = rows.sample(n=n, random_state=samples.seed).sort_values("label")
@@ -133,12 +141,12 @@ def _sample_grid(manifest: pd.DataFrame, split: str, samples: ImageSamples) -> F
     for ax in axes.flat:
         ax.axis("off")
     for ax, (_, row) in zip(axes.flat, chosen.iterrows()):
-        ax.imshow(read_image_rgb(row["path"], samples.display_size))
+        ax.imshow(images.read(row["path"], samples.display_size))
         ax.set_title(str(row["label"]), fontsize=10)
     figure.suptitle(f"{n} {split} images and their labels")
     return figure
 
 
-def plot_image_samples(manifest: pd.DataFrame, samples: ImageSamples) -> tuple[Figure, Figure]:
+def plot_image_samples(manifest: pd.DataFrame, images: ImageSet, samples: ImageSamples) -> tuple[Figure, Figure]:
     """Seeded grids of training and validation images with their labels (the study's Fig. 7 and 8)."""
-    return _sample_grid(manifest, "train", samples), _sample_grid(manifest, "val", samples)
+    return _sample_grid(manifest, images, "train", samples), _sample_grid(manifest, images, "val", samples)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from promotion_cnn.datasets.image_folder import ImageSet
 from promotion_cnn.images.input_pipeline import make_dataset
 
 from .architectures import build_architecture
@@ -84,9 +85,9 @@ def summarise_model(network: Any) -> str:
 
 
 def train_model(
-    network: Any, manifest: pd.DataFrame, model: ImageModel, training: ImageTraining
+    network: Any, images: ImageSet, manifest: pd.DataFrame, model: ImageModel, training: ImageTraining
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """Fit a copy of the built model on the training images; return it with its description (classes, input
+    """Fit a copy of the built model on the manifest's training images; return it with its description (classes, input
     sizes: all a predictor needs), the per-epoch history and timings."""
     import keras
     import tensorflow as tf
@@ -100,7 +101,7 @@ def train_model(
     size, batch = model.image_size, run["batch_size"]
     n_classes, n_batches = len(classes), int(np.ceil(len(train_paths) / batch))
     train_data = make_dataset(
-        train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"], run.get("augmentation")
+        images, train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"], run.get("augmentation")
     )
     trained_size = network.input_shape[1]  # a fixed input size: evaluation must use it too
     if trained_size and eval_size(model) != trained_size:
@@ -108,7 +109,7 @@ def train_model(
             f"{model.architecture} takes only {trained_size}px inputs, so eval_image_size "
             f"({model.eval_image_size}) must be null or {trained_size}"
         )
-    val_data = make_dataset(val_paths, val_labels, eval_size(model), batch)
+    val_data = make_dataset(images, val_paths, val_labels, eval_size(model), batch)
     train_data, val_data = (
         distribute_batches(d.map(lambda x, y: (x, tf.one_hot(y, n_classes))), strategy, batch)
         for d in (train_data, val_data)
@@ -173,6 +174,7 @@ def train_model(
 
 def evaluate_model(
     trained: dict[str, Any],
+    images: ImageSet,
     manifest: pd.DataFrame,
     model: ImageModel,
     training: ImageTraining,
@@ -188,7 +190,7 @@ def evaluate_model(
     run = settings(model, training)
     classes = trained["classes"]
     val_paths, val_labels = _split(manifest, "val", classes)
-    val_data = make_dataset(val_paths, val_labels, eval_size(model), run["batch_size"])
+    val_data = make_dataset(images, val_paths, val_labels, eval_size(model), run["batch_size"])
     probabilities = trained["model"].predict(val_data, verbose=0)
     truth = np.asarray(val_labels)
     predicted = probabilities.argmax(axis=1)

@@ -8,7 +8,7 @@ from promotion_cnn.model_lists import exported, load_model_lists
 
 from .nodes import build_model, evaluate_model, summarise_model, train_model
 
-SHARED_INPUTS = {"image_manifest", "image_class_counts"}
+SHARED_INPUTS = {"images_raw", "image_manifest", "image_class_counts"}
 # leave a model's namespace as <name>_<model> (model_lists.exported): read by image_prediction and reporting
 CROSS_MODEL_OUTPUTS = ("history", "val_metrics", "val_confusion_matrix")
 
@@ -26,7 +26,7 @@ def create_template() -> Pipeline:
             Node(summarise_model, "untrained_model", "model_summary", name="summarise_model"),
             Node(
                 train_model,
-                ["untrained_model", "image_manifest", "params:image_model", "params:image_training"],
+                ["untrained_model", "images_raw", "image_manifest", "params:image_model", "params:image_training"],
                 ["trained_model", "history", "train_timing"],
                 name="train_model",
             ),
@@ -34,6 +34,7 @@ def create_template() -> Pipeline:
                 evaluate_model,
                 [
                     "trained_model",
+                    "images_raw",
                     "image_manifest",
                     "params:image_model",
                     "params:image_training",

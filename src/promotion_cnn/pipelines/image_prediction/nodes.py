@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from promotion_cnn.datasets.image_folder import inspect_image
+from promotion_cnn.datasets.image_folder import ImageSet
 from promotion_cnn.images.input_pipeline import make_dataset
 
 from .params import ImagePrediction
@@ -58,34 +58,35 @@ def load_model_version(trained_image_models: dict[str, Callable[[], Any]], name:
 
 
 def predict_images(
-    new_images: pd.DataFrame,
+    new_images: ImageSet,
     trained_image_models: dict[str, Callable[[], Any]],
     selected_model: dict[str, Any],
     image_prediction: ImagePrediction,
 ) -> pd.DataFrame:
     """One row per file: predicted class, its probability and the top classes; unreadable files get a ``problem``."""
-    source = new_images.attrs.get("source", "new_images")
-    if new_images.empty:
+    files = new_images.files
+    source = files.attrs.get("source", "new_images")
+    if files.empty:
         raise ValueError(f"{source} holds no files to predict")
-    problems = pd.Series([inspect_image(path)[0] for path in new_images["path"]], index=new_images.index)
-    bad, good = new_images[problems.notna()], new_images[problems.isna()]
+    problems = pd.Series([new_images.inspect(path)[0] for path in files["path"]], index=files.index)
+    bad, good = files[problems.notna()], files[problems.isna()]
     if len(bad):
         logger.warning(
             "%d of %d file(s) in %s cannot be read and are not predicted: %s",
             len(bad),
-            len(new_images),
+            len(files),
             source,
             "; ".join(f"{f}: {problems[i]}" for i, f in bad["file"].items()),
         )
     name, version, top_k = selected_model["model"], selected_model["model_version"], image_prediction.top_k
-    table = new_images[["file"]].assign(
+    table = files[["file"]].assign(
         predicted_class=None, probability=np.nan, top_classes=None, model=name, model_version=version, problem=problems
     )
     if len(good):
         artifact = load_model_version(trained_image_models, name, version)
         classes = np.asarray(artifact["classes"])
         data = make_dataset(
-            good["path"].tolist(), [0] * len(good), artifact["eval_image_size"], image_prediction.batch_size
+            new_images, good["path"].tolist(), [0] * len(good), artifact["eval_image_size"], image_prediction.batch_size
         )
         probabilities = artifact["model"].predict(data.map(lambda x, _: x), verbose=0)
         top = np.argsort(-probabilities, axis=1)[:, :top_k]
