@@ -17,7 +17,7 @@ training rate, the training step, not the input, is the bottleneck. Run from the
 
     python benchmarks/image_throughput.py                       # ../shared/datasets/imagenette if present
     python benchmarks/image_throughput.py --env real --architectures resnet lenet simple_cnn alexnet
-    python benchmarks/image_throughput.py --data data/01_raw/digits --images-per-class 30
+    python benchmarks/image_throughput.py --data /path/to/folder --images-per-class 30   # without Imagenette: the digits
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--data",
         type=Path,
-        default=default_data if default_data.is_dir() else PROJECT / "data/01_raw/digits",
-        help="image folder laid out <root>/train/<class>/<image>",
+        default=default_data if default_data.is_dir() else None,
+        help="image folder laid out <root>/train/<class>/<image> (default: Imagenette, else the digits written to a "
+        "temporary folder)",
     )
     parser.add_argument("--images-per-class", type=int, default=30, help="training images per class (seeded sample)")
     parser.add_argument("--epochs", type=int, default=3)
@@ -85,7 +86,7 @@ def sample_training_images(root: Path, per_class: int, seed: int) -> tuple[list[
     """Seeded sample of ``per_class`` readable training images per class: paths and labels."""
     from promotion_cnn.datasets.image_folder import index_image_folder, inspect_image
 
-    index = index_image_folder(root, ["train"]).dropna(subset=["path"])
+    index = index_image_folder(root, ["train"]).dropna(subset=["path"])  # the dataset's own index
     chosen = index.sample(frac=1, random_state=seed).groupby("label").head(per_class * 2)
     chosen = chosen[[inspect_image(p)[0] is None for p in chosen["path"]]].groupby("label").head(per_class)
     chosen = chosen.sort_values(["label", "path"])
@@ -120,16 +121,21 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-    from promotion_cnn.images.input_pipeline import clear_decoded_cache, make_dataset
+    from promotion_cnn.datasets import ImageFolderDataset, write_digits_folder
+    from promotion_cnn.images.input_pipeline import make_dataset
     from promotion_cnn.pipelines.image_modelling.architectures import build_architecture
 
     parameters = project_parameters(args.env)
+    scratch = Path(tempfile.mkdtemp(prefix="image_throughput_"))
+    links = scratch / "links"  # the tutorial's folder: links to the sampled files
+    if args.data is None:
+        args.data = scratch / "digits"
+        write_digits_folder(args.data, image_size=32)
     paths, labels = sample_training_images(args.data, args.images_per_class, args.seed)
     classes = sorted(set(labels))
     indices = [classes.index(label) for label in labels]
-    links = Path(tempfile.mkdtemp(prefix="image_throughput_"))
     for path, label in zip(paths, labels):
-        (links / label).mkdir(exist_ok=True)
+        (links / label).mkdir(parents=True, exist_ok=True)
         (links / label / Path(path).name).symlink_to(Path(path).resolve())
     print(f"{len(paths)} images in {len(classes)} classes from {args.data}", flush=True)
 
@@ -148,8 +154,10 @@ def main() -> None:
             )
             return model
 
-        clear_decoded_cache()
-        project_data = make_dataset(paths, indices, size, args.batch_size, args.seed, augmentation=run["augmentation"])
+        images = ImageFolderDataset(str(args.data), splits=["train"]).load()  # a fresh decode cache per model
+        project_data = make_dataset(
+            images, paths, indices, size, args.batch_size, args.seed, augmentation=run["augmentation"]
+        )
         project = timed_fit(fresh_model(), project_data, args.epochs, len(paths))
         tutorial_data = keras.utils.image_dataset_from_directory(  # raw 0-255 pixels: the model rescales
             links, image_size=(size, size), batch_size=args.batch_size, seed=args.seed, shuffle=True, verbose=False
@@ -172,8 +180,7 @@ def main() -> None:
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
-    clear_decoded_cache()
-    shutil.rmtree(links)
+    shutil.rmtree(scratch)
 
     result = {
         "when_utc": datetime.now(UTC).isoformat(timespec="seconds"),

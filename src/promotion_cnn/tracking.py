@@ -41,6 +41,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractDataset, AbstractVersionedDataset
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
+from promotion_cnn.datasets.image_folder import ImageSet
 from promotion_cnn.tf_cluster import cluster_config, is_chief
 
 logger = logging.getLogger(__name__)
@@ -309,6 +310,7 @@ class MlflowTrackingHook:
         description = dataset._describe()
         where = description.get("filepath") or description.get("path") or f"{type(dataset).__name__}({description})"
         entry: dict[str, Any] = {"path": str(where)}
+        data = data.files if isinstance(data, ImageSet) else data  # an image set: the table of its files
         if isinstance(data, pd.DataFrame):
             entry.update(rows=len(data), columns=len(data.columns), sha256=table_fingerprint(data))
         self._fingerprints[name] = entry

@@ -1,0 +1,265 @@
+"""Peak memory of the full image study on Imagenette: every CNN of `image_modelling`, with and without the decode cache bound.
+
+    python benchmarks/image_memory.py                             # bounds 3072 MB and none: benchmarks/results/image_memory.*
+    python benchmarks/image_memory.py --cache-mb 3072 --epochs 1
+
+Each run is a ``git clone`` of this repository at ``--ref`` in a temporary folder (``../shared`` linked beside it),
+with an environment ``conf/bench`` = ``conf/real`` whose ``images_raw`` has ``decode_cache_mb`` set to the run's
+bound (``none``: no bound, the cache as it was before it had one). It runs ``kedro run --env bench --pipeline
+data_processing --tags image`` (the manifest), then ``kedro run --env bench --pipeline image_modelling`` with every
+model's epochs set to ``--epochs`` (default 1): the decoded sets are all built and cached in the first epoch, so
+the memory is the full study's, at a fraction of its hours. Measured: the peak RSS of the kedro process
+(``getrusage`` in a wrapper, like ``benchmarks/scaling.py``), its RSS every 0.5 s and the peak per model (from the
+run log's node timings), the run's wall and CPU seconds, and the decoded bytes the cache would hold without a bound
+(images x size^2 x 3 per input size and split, from the manifest). The clone is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "image_memory"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from first_run import machine  # noqa: E402
+from scaling import WRAPPER, load_and_others, log_lines, node_seconds  # noqa: E402
+
+
+class RssSeries(threading.Thread):
+    """The RSS of the wrapper's child (the kedro process) every ``interval`` s, with wall-clock times."""
+
+    def __init__(self, pid: int, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.stop = pid, interval, threading.Event()
+        self.samples: list[tuple[float, int]] = []
+
+    def run(self) -> None:
+        import psutil
+
+        try:
+            wrapper = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self.stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                self.samples.append((time.time(), sum(c.memory_info().rss for c in wrapper.children(recursive=True))))
+            self.stop.wait(self.interval)
+
+
+def kedro(clone: Path, args: list[str], env: dict[str, str], tmp: Path, label: str) -> dict[str, Any]:
+    """Run ``kedro <args>`` in ``clone`` under the wrapper; wall, CPU, peak RSS and the RSS series."""
+    usage_file = tmp / f"{label}_usage.json"
+    started = time.monotonic()
+    with (tmp / f"{label}_console.txt").open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRAPPER, str(usage_file), sys.executable, "-m", "kedro", *args],
+            cwd=clone,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        series = RssSeries(process.pid)
+        series.start()
+        returncode = process.wait()
+        series.stop.set()
+        series.join()
+    usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
+    if returncode != 0:
+        print((tmp / f"{label}_console.txt").read_text(errors="replace")[-4000:], flush=True)
+    return {
+        "command": "kedro " + " ".join(args),
+        "returncode": returncode,
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "cpu_seconds": round(usage.get("user", 0) + usage.get("system", 0), 1),
+        "peak_rss_mib": round(usage.get("maxrss_kib", 0) / 1024, 1),
+        "samples": series.samples,
+    }
+
+
+def per_model_peaks(samples: list[tuple[float, int]], lines: list[tuple[float, str, str]]) -> dict[str, float]:
+    """Peak sampled RSS (MiB) while each model's nodes ran, from the log's ``node <name>: <s> s`` lines."""
+    spans: dict[str, list[float]] = {}
+    for stamp, _, message in lines:
+        if message.startswith("node ") and message.endswith(" s") and ": " in message:
+            name, seconds = message[5:].rsplit(": ", 1)
+            model = name.split(".")[0]
+            start = stamp - float(seconds[:-2])
+            span = spans.setdefault(model, [start, stamp])
+            span[0], span[1] = min(span[0], start), max(span[1], stamp)
+    return {
+        model: round(max((rss for t, rss in samples if start - 0.5 <= t <= end + 0.5), default=0) / 2**20, 1)
+        for model, (start, end) in spans.items()
+    }
+
+
+def decoded_bytes(clone: Path, parameters: dict[str, Any], models: list[str]) -> dict[str, Any]:
+    """What every decoded set of the study weighs (uint8, 3 bytes a pixel), per (split, size): the unbounded cache."""
+    import pandas as pd
+
+    manifest = pd.read_parquet(clone / "data/03_primary/image_manifest.parquet")
+    counts = manifest.groupby("split").size().to_dict()
+    sets = set()
+    for name in models:
+        block = parameters[name]
+        run = {**parameters["image_training"], **(block.get("training") or {})}
+        source = (
+            (run.get("augmentation") or {}).get("source_size")
+            if any((run.get("augmentation") or {}).values())
+            else None
+        )
+        sets.add(("train", int(source or block["image_size"])))
+        sets.add(("val", int(block.get("eval_image_size") or block["image_size"])))
+    sizes = {f"{split} {size}px": counts[split] * size * size * 3 for split, size in sorted(sets)}
+    return {
+        "sets_mib": {k: round(v / 2**20, 1) for k, v in sizes.items()},
+        "total_mib": round(sum(sizes.values()) / 2**20, 1),
+    }
+
+
+def run_bound(bound: str, args: argparse.Namespace) -> dict[str, Any]:
+    import yaml
+    from kedro.config import OmegaConfigLoader
+
+    tmp = Path(tempfile.mkdtemp(prefix="image_memory_"))
+    try:
+        clone = tmp / "promotion_cnn"
+        subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
+        subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", args.ref], check=True)
+        commit = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True)
+        (tmp / "shared").symlink_to(REPO.parent / "shared", target_is_directory=True)
+        shutil.copytree(clone / "conf" / "real", clone / "conf" / "bench")
+        catalog_file = clone / "conf" / "bench" / "catalog_image.yml"
+        catalog = yaml.safe_load(catalog_file.read_text())
+        catalog["images_raw"]["decode_cache_mb"] = None if bound == "none" else float(bound)
+        catalog_file.write_text(yaml.safe_dump(catalog, sort_keys=False))
+        sys.path.insert(0, str(clone / "src"))
+        from promotion_cnn.settings import CONFIG_LOADER_ARGS
+
+        loader = OmegaConfigLoader(str(clone / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": "bench"})
+        parameters = loader["parameters"]
+        from promotion_cnn.model_lists import load_model_lists
+
+        models = list(load_model_lists(clone).image_models)
+        epochs = [f"image_training.epochs={args.epochs}"] + [
+            f"{m}.training.epochs={args.epochs}" for m in models if "epochs" in (parameters[m].get("training") or {})
+        ]
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(clone / "src"),
+            "KEDRO_DISABLE_TELEMETRY": "true",
+            "MPLBACKEND": "Agg",
+        }
+        env.pop("KEDRO_LOGGING_CONFIG", None)
+        before = load_and_others({os.getpid()})
+        print(f"[{time.strftime('%H:%M:%S')}] bound {bound}: manifest (load {before['load_average']})", flush=True)
+        manifest = kedro(
+            clone, ["run", "--env", "bench", "--pipeline", "data_processing", "--tags", "image"], env, tmp, "manifest"
+        )
+        first_training_line = len(log_lines(clone))
+        print(f"[{time.strftime('%H:%M:%S')}] bound {bound}: image_modelling, {len(models)} models", flush=True)
+        study = kedro(
+            clone,
+            ["run", "--env", "bench", "--pipeline", "image_modelling", "--params", ",".join(epochs)],
+            env,
+            tmp,
+            "study",
+        )
+        lines = log_lines(clone)[first_training_line:]
+        samples = study.pop("samples")
+        manifest.pop("samples")
+        result = {
+            "decode_cache_mb": bound,
+            "commit": commit.stdout.strip(),
+            "models": models,
+            "epochs": args.epochs,
+            "manifest_run": manifest,
+            "study_run": study,
+            "peak_rss_mib_per_model": per_model_peaks(samples, lines),
+            "node_seconds": node_seconds(lines),
+            "rss_mib_every_10_s": [round(rss / 2**20) for _, rss in samples[::20]],
+            "unbounded_cache_would_hold": decoded_bytes(clone, parameters, models),
+            "load_before": before,
+            "load_after": load_and_others({os.getpid()}),
+        }
+        print(
+            f"[{time.strftime('%H:%M:%S')}] bound {bound}: exit {study['returncode']}, {study['wall_seconds']} s, "
+            f"peak RSS {study['peak_rss_mib']} MiB",
+            flush=True,
+        )
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    runs = result["runs"]
+    lines = [
+        "# Peak memory of the full image study (Imagenette, every CNN of image_modelling)",
+        "",
+        f"`{result['command']}` on {result['when_utc']}; machine: {result['machine']}.",
+        f"Each model trained for {next(iter(runs.values()))['epochs']} epoch(s): every decoded set is built and cached "
+        "in the first epoch, so the memory is the full study's.",
+        "",
+        "| decode_cache_mb | peak RSS (MiB) | study wall s | study CPU s | load before | exit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for bound, run in runs.items():
+        study = run["study_run"]
+        lines.append(
+            f"| {bound} | {study['peak_rss_mib']:,.0f} | {study['wall_seconds']:,.0f} | {study['cpu_seconds']:,.0f} | "
+            f"{run['load_before']['load_average']} | {study['returncode']} |"
+        )
+    models = next(iter(runs.values()))["models"]
+    lines += ["", "Peak sampled RSS (MiB) while each model's nodes ran:", ""]
+    lines += ["| model | " + " | ".join(f"bound {b}" for b in runs) + " |", "|---|" + "---|" * len(runs)]
+    for model in models:
+        lines.append(
+            f"| {model} | "
+            + " | ".join(f"{r['peak_rss_mib_per_model'].get(model, 0):,.0f}" for r in runs.values())
+            + " |"
+        )
+    held = next(iter(runs.values()))["unbounded_cache_would_hold"]
+    lines += ["", f"Decoded sets of the study (uint8): {held['total_mib']:,.0f} MiB in all: "]
+    lines += [", ".join(f"{k} {v:,.0f}" for k, v in held["sets_mib"].items()) + " MiB.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--cache-mb", nargs="+", default=["3072", "none"], help="decode_cache_mb bounds (none: no bound)"
+    )
+    parser.add_argument("--epochs", type=int, default=1, help="epochs of every model")
+    parser.add_argument("--ref", default="HEAD", help="commit to run (default HEAD: uncommitted changes do not run)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="results path without suffix (.json, .md)")
+    args = parser.parse_args()
+    if not (REPO.parent / "shared" / "datasets" / "imagenette").is_dir():
+        parser.error("needs ../shared/datasets/imagenette beside the project")
+    result = {
+        "command": " ".join(["python", "benchmarks/image_memory.py", *sys.argv[1:]]),
+        "when_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "runs": {},
+    }
+    for bound in args.cache_mb:
+        result["runs"][bound] = run_bound(bound, args)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        args.output.with_suffix(".md").write_text(markdown(result))
+    return max(r["study_run"]["returncode"] for r in result["runs"].values())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
