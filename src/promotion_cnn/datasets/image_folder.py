@@ -96,11 +96,17 @@ def read_image_rgb(path: str, size: int | None = None) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8)
 
 
+def _entry_bytes(entry: tuple[int, Any]) -> int:
+    return entry[0]
+
+
 def decode_cache(megabytes: float | None) -> LRUCache | None:
-    """A least-recently-used cache of decoded image sets holding at most ``megabytes`` (None: no bound; 0: none)."""
+    """A least-recently-used cache of decoded image sets holding at most ``megabytes`` (None: no bound; 0: none).
+
+    Picklable while empty (a module-level size function), so datasets holding one go to ParallelRunner's workers."""
     if megabytes == 0:
         return None
-    return LRUCache(maxsize=float("inf") if megabytes is None else megabytes * 2**20, getsizeof=lambda entry: entry[0])
+    return LRUCache(maxsize=float("inf") if megabytes is None else megabytes * 2**20, getsizeof=_entry_bytes)
 
 
 @dataclass(frozen=True, eq=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +249,7 @@ def test_decode_cache_is_bounded_least_recently_used_first() -> None:
     too_large = decoded_images(images, paths, labels, 16)  # 76,800 bytes: decoded on every pass, not cached
     assert images.cache.currsize == 40_800 and len(list(too_large)) == 100
     assert DigitsImagesDataset(decode_cache_mb=None).load().cache.maxsize == float("inf")
+    ForkingPickler.dumps(ImageFolderDataset("images", decode_cache_mb=100))  # ParallelRunner sends datasets to workers
     assert DigitsImagesDataset(decode_cache_mb=0).load().cache is None
 
 
