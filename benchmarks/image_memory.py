@@ -2,6 +2,13 @@
 
     python benchmarks/image_memory.py                             # bounds 3072 MB and none: benchmarks/results/image_memory.*
     python benchmarks/image_memory.py --cache-mb 3072 --epochs 1
+    python benchmarks/image_memory.py --input-only                # the input pipelines alone (minutes, not an hour)
+
+``--input-only``: per bound, one process reads every model's training and validation sets through the project's
+input pipeline (``make_dataset`` over ``images_raw`` of ``conf/real`` with the bound, in the order SequentialRunner
+trains the models), one full pass each, as ``train_model`` and ``evaluate_model`` do, without building or training a
+network: the decode cache's part of the study's memory, measured as the process's peak RSS and its RSS after each
+model. The full mode below adds the networks' training.
 
 Each run is a ``git clone`` of this repository at ``--ref`` in a temporary folder (``../shared`` linked beside it),
 with an environment ``conf/bench`` = ``conf/real`` whose ``images_raw`` has ``decode_cache_mb`` set to the run's
@@ -203,6 +210,91 @@ def run_bound(bound: str, args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def input_only_child(bound: str) -> dict[str, Any]:
+    """In this process: every model's sets through the input pipeline, in run order (see ``--input-only``)."""
+    import resource
+
+    import psutil
+    import yaml
+    from kedro.config import OmegaConfigLoader
+
+    from promotion_cnn.datasets import ImageFolderDataset
+    from promotion_cnn.images.input_pipeline import make_dataset
+    from promotion_cnn.model_lists import load_model_lists
+    from promotion_cnn.pipelines.data_processing.image_nodes import validate_images
+    from promotion_cnn.pipelines.data_processing.params import ImageValidation
+    from promotion_cnn.pipelines.image_modelling.nodes import _split, class_names, eval_size, settings
+    from promotion_cnn.pipelines.image_modelling.params import ImageModel, ImageTraining
+    from promotion_cnn.pipelines.image_modelling.pipeline import create_pipeline
+    from promotion_cnn.settings import CONFIG_LOADER_ARGS
+
+    os.chdir(REPO)  # conf/real's images_raw path is relative to the project root
+    parameters = OmegaConfigLoader(str(REPO / "conf"), **{**CONFIG_LOADER_ARGS, "default_run_env": "real"})[
+        "parameters"
+    ]
+    entry = yaml.safe_load((REPO / "conf/real/catalog_image.yml").read_text())["images_raw"]
+    entry = {k: v for k, v in entry.items() if k not in ("type", "metadata")}
+    images = ImageFolderDataset(**{**entry, "decode_cache_mb": None if bound == "none" else float(bound)}).load()
+    manifest, _ = validate_images(images, ImageValidation.model_validate(parameters["image_validation"]))
+    training = ImageTraining.model_validate(parameters["image_training"])
+    models = load_model_lists(REPO).image_models
+    order = [n.namespace for n in create_pipeline(models).nodes if n.name.endswith(".train_model")]
+    process, after, started = psutil.Process(), {}, time.monotonic()
+    for name in order:
+        model = ImageModel.model_validate(parameters[name])
+        run = settings(model, training)
+        classes = class_names(manifest)
+        train_paths, train_labels = _split(manifest, "train", classes)
+        val_paths, val_labels = _split(manifest, "val", classes)
+        size, batch = model.image_size, run["batch_size"]
+        augmentation = run.get("augmentation")
+        train = make_dataset(
+            images, train_paths, train_labels, size, batch, run["seed"], run["shuffle_buffer"], augmentation
+        )
+        for _ in train:  # train_model's first epoch: decodes (and caches) the training set
+            pass
+        for _ in range(2):  # train_model's validation, then evaluate_model's predictions
+            for _ in make_dataset(images, val_paths, val_labels, eval_size(model), batch):
+                pass
+        after[name] = round(process.memory_info().rss / 2**20, 1)
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: RSS {after[name]:,.0f} MiB", flush=True)
+    return {
+        "decode_cache_mb": bound,
+        "order": order,
+        "rss_mib_after_model": after,
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "cached_mib_at_end": round(images.cache.currsize / 2**20, 1) if images.cache is not None else 0,
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def markdown_input_only(result: dict[str, Any]) -> str:
+    runs = result["runs"]
+    order = next(iter(runs.values()))["order"]
+    lines = [
+        "# Memory of the image study's input pipelines (Imagenette, every CNN's sets, no training)",
+        "",
+        f"`{result['command']}` on {result['when_utc']}; machine: {result['machine']}.",
+        "One process per bound reads each model's training set once and its validation set twice through",
+        "`make_dataset` over `images_raw` (conf/real), in SequentialRunner's order, as a run does; no network is built.",
+        "",
+        "| decode_cache_mb | peak RSS (MiB) | cached at the end (MiB) | seconds | load before |",
+        "|---|---|---|---|---|",
+    ]
+    for bound, run in runs.items():
+        lines.append(
+            f"| {bound} | {run['peak_rss_mib']:,.0f} | {run['cached_mib_at_end']:,.0f} | {run['seconds']:,.0f} | "
+            f"{run['load_before']['load_average']} |"
+        )
+    lines += ["", "RSS (MiB) after each model's sets:", ""]
+    lines += ["| model | " + " | ".join(f"bound {b}" for b in runs) + " |", "|---|" + "---|" * len(runs)]
+    for name in order:
+        lines.append(
+            f"| {name} | " + " | ".join(f"{r['rss_mib_after_model'][name]:,.0f}" for r in runs.values()) + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown(result: dict[str, Any]) -> str:
     runs = result["runs"]
     lines = [
@@ -243,8 +335,14 @@ def main() -> int:
     )
     parser.add_argument("--epochs", type=int, default=1, help="epochs of every model")
     parser.add_argument("--ref", default="HEAD", help="commit to run (default HEAD: uncommitted changes do not run)")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="results path without suffix (.json, .md)")
+    parser.add_argument("--output", type=Path, default=None, help="results path without suffix (.json, .md)")
+    parser.add_argument("--input-only", action="store_true", help="the input pipelines alone, no training")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # --input-only's per-bound process
     args = parser.parse_args()
+    if args.child:
+        print("RESULT " + json.dumps(input_only_child(args.child)), flush=True)
+        return 0
+    args.output = args.output or (RESULTS.with_name("image_memory_input") if args.input_only else RESULTS)
     if not (REPO.parent / "shared" / "datasets" / "imagenette").is_dir():
         parser.error("needs ../shared/datasets/imagenette beside the project")
     result = {
@@ -254,11 +352,25 @@ def main() -> int:
         "runs": {},
     }
     for bound in args.cache_mb:
-        result["runs"][bound] = run_bound(bound, args)
+        if args.input_only:
+            before = load_and_others({os.getpid()})
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", bound],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+            )
+            print(child.stdout, child.stderr[-3000:] if child.returncode else "", flush=True)
+            if child.returncode:
+                return child.returncode
+            line = next(line for line in child.stdout.splitlines() if line.startswith("RESULT "))
+            result["runs"][bound] = {**json.loads(line[7:]), "load_before": before}
+        else:
+            result["runs"][bound] = run_bound(bound, args)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-        args.output.with_suffix(".md").write_text(markdown(result))
-    return max(r["study_run"]["returncode"] for r in result["runs"].values())
+        args.output.with_suffix(".md").write_text((markdown_input_only if args.input_only else markdown)(result))
+    return 0 if args.input_only else max(r["study_run"]["returncode"] for r in result["runs"].values())
 
 
 if __name__ == "__main__":
