@@ -136,6 +136,9 @@ class DigitsImagesDataset(AbstractDataset[None, ImageSet]):
     def save(self, data: None) -> None:
         raise DatasetError(f"{type(self).__name__} is read-only: it generates scikit-learn's digits as images")
 
+    def _exists(self) -> bool:
+        return True  # drawn in memory from data shipped with scikit-learn: nothing on disk to be missing
+
     def _describe(self) -> dict[str, Any]:
         return dict(self._settings)
 
