@@ -15,7 +15,9 @@ logger = logging.getLogger(__name__)
 
 
 class DataSourceHook:
-    """Tag each loaded table (an image set's file table) with where it came from (once: pandas carries ``attrs`` through), so errors name the file."""
+    """Tag each loaded table (of an image set: its files) with where it came from, so errors name the file.
+
+    Once per table: pandas carries ``attrs`` through to derived tables."""
 
     def __init__(self) -> None:
         self._catalog: DataCatalog | None = None
