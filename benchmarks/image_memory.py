@@ -96,11 +96,13 @@ def kedro(clone: Path, args: list[str], env: dict[str, str], tmp: Path, label: s
 
 
 def per_model_peaks(samples: list[tuple[float, int]], lines: list[tuple[float, str, str]]) -> dict[str, float]:
-    """Peak sampled RSS (MiB) while each model's nodes ran, from the log's ``node <name>: <s> s`` lines."""
+    """Peak sampled RSS (MiB) while each model trained (its ``train_model`` node, from the log's timing lines)."""
     spans: dict[str, list[float]] = {}
     for stamp, _, message in lines:
         if message.startswith("node ") and message.endswith(" s") and ": " in message:
             name, seconds = message[5:].rsplit(": ", 1)
+            if not name.endswith(".train_model"):  # SequentialRunner builds every model first, evaluates them last
+                continue
             model = name.split(".")[0]
             start = stamp - float(seconds[:-2])
             span = spans.setdefault(model, [start, stamp])
@@ -313,9 +315,12 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {bound} | {study['peak_rss_mib']:,.0f} | {study['wall_seconds']:,.0f} | {study['cpu_seconds']:,.0f} | "
             f"{run['load_before']['load_average']} | {study['returncode']} |"
         )
-    models = next(iter(runs.values()))["models"]
-    lines += ["", "Peak sampled RSS (MiB) while each model's nodes ran:", ""]
-    lines += ["| model | " + " | ".join(f"bound {b}" for b in runs) + " |", "|---|" + "---|" * len(runs)]
+    models = [
+        m for m in next(iter(runs.values()))["models"] if all("peak_rss_mib_per_model" in r for r in runs.values())
+    ]
+    lines += ["", "Peak sampled RSS (MiB) while each model trained:", ""] if models else []
+    if models:
+        lines += ["| model | " + " | ".join(f"bound {b}" for b in runs) + " |", "|---|" + "---|" * len(runs)]
     for model in models:
         lines.append(
             f"| {model} | "
@@ -338,7 +343,13 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=None, help="results path without suffix (.json, .md)")
     parser.add_argument("--input-only", action="store_true", help="the input pipelines alone, no training")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # --input-only's per-bound process
+    parser.add_argument("--from-json", type=Path, help="re-render the markdown of a results JSON, no run")
     args = parser.parse_args()
+    if args.from_json:
+        result = json.loads(args.from_json.read_text())
+        render = markdown_input_only if "order" in next(iter(result["runs"].values())) else markdown
+        args.from_json.with_suffix(".md").write_text(render(result))
+        return 0
     if args.child:
         print("RESULT " + json.dumps(input_only_child(args.child)), flush=True)
         return 0
