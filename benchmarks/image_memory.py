@@ -24,14 +24,12 @@ run log's node timings), the run's wall and CPU seconds, and the decoded bytes t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,57 +39,22 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "image_memory"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from first_run import machine  # noqa: E402
-from scaling import WRAPPER, load_and_others, log_lines, node_seconds  # noqa: E402
-
-
-class RssSeries(threading.Thread):
-    """The RSS of the wrapper's child (the kedro process) every ``interval`` s, with wall-clock times."""
-
-    def __init__(self, pid: int, interval: float = 0.5) -> None:
-        super().__init__(daemon=True)
-        self.pid, self.interval, self.stop = pid, interval, threading.Event()
-        self.samples: list[tuple[float, int]] = []
-
-    def run(self) -> None:
-        import psutil
-
-        try:
-            wrapper = psutil.Process(self.pid)
-        except psutil.Error:
-            return
-        while not self.stop.is_set():
-            with contextlib.suppress(psutil.Error):
-                self.samples.append((time.time(), sum(c.memory_info().rss for c in wrapper.children(recursive=True))))
-            self.stop.wait(self.interval)
+from scaling import load_and_others, log_lines, node_seconds, run_wrapped  # noqa: E402
 
 
 def kedro(clone: Path, args: list[str], env: dict[str, str], tmp: Path, label: str) -> dict[str, Any]:
-    """Run ``kedro <args>`` in ``clone`` under the wrapper; wall, CPU, peak RSS and the RSS series."""
-    usage_file = tmp / f"{label}_usage.json"
-    started = time.monotonic()
-    with (tmp / f"{label}_console.txt").open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-c", WRAPPER, str(usage_file), sys.executable, "-m", "kedro", *args],
-            cwd=clone,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        series = RssSeries(process.pid)
-        series.start()
-        returncode = process.wait()
-        series.stop.set()
-        series.join()
-    usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
+    """Run ``kedro <args>`` in ``clone`` under scaling's wrapper; wall, CPU, peak RSS and the tree's RSS series."""
+    console = tmp / f"{label}_console.txt"
+    returncode, wall, usage, sampler = run_wrapped(args, clone, env, console, tmp / f"{label}_usage.json")
     if returncode != 0:
-        print((tmp / f"{label}_console.txt").read_text(errors="replace")[-4000:], flush=True)
+        print(console.read_text(errors="replace")[-4000:], flush=True)
     return {
         "command": "kedro " + " ".join(args),
         "returncode": returncode,
-        "wall_seconds": round(time.monotonic() - started, 1),
+        "wall_seconds": round(wall, 1),
         "cpu_seconds": round(usage.get("user", 0) + usage.get("system", 0), 1),
         "peak_rss_mib": round(usage.get("maxrss_kib", 0) / 1024, 1),
-        "samples": series.samples,
+        "samples": sampler.series,
     }
 
 

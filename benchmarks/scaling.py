@@ -174,6 +174,7 @@ class TreeSampler(threading.Thread):
         self.pid, self.interval, self.stop = pid, interval, threading.Event()
         self.peak_by_role: dict[str, int] = {}
         self.peak_tree = 0
+        self.series: list[tuple[float, int]] = []  # (time, the tree's summed RSS) at every sample
         self.roles_seen: dict[str, set[int]] = {}
 
     def run(self) -> None:
@@ -199,6 +200,7 @@ class TreeSampler(threading.Thread):
                 self.peak_by_role[name] = max(self.peak_by_role.get(name, 0), rss)
                 self.roles_seen.setdefault(name, set()).add(child.pid)
             self.peak_tree = max(self.peak_tree, total)
+            self.series.append((time.time(), total))
             self.stop.wait(self.interval)
 
 
@@ -217,6 +219,30 @@ def leftovers(marker: str) -> list[dict]:
         with contextlib.suppress(psutil.Error):
             p.kill()
     return [{"pid": p.info["pid"], "name": p.info["name"]} for p in found]
+
+
+def run_wrapped(
+    kedro: list[str], cwd: Path, env: dict[str, str], console: Path, usage_file: Path
+) -> tuple[int, float, dict[str, Any], TreeSampler]:
+    """``python -m kedro <kedro>`` under ``WRAPPER``, its process tree sampled, output to ``console``: the return
+    code, wall seconds, the wrapper's usage (CPU seconds, peak RSS of the largest process; {} if none) and the
+    sampler."""
+    started = time.monotonic()
+    with console.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRAPPER, str(usage_file), sys.executable, "-m", "kedro", *kedro],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        sampler = TreeSampler(process.pid)
+        sampler.start()
+        returncode = process.wait()
+        sampler.stop.set()
+        sampler.join()
+    usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
+    return returncode, time.monotonic() - started, usage, sampler
 
 
 # ------------------------------------------------------------------------------------------------- reading a run
@@ -358,24 +384,9 @@ def run_mode(name: str, mode: Mode, args: argparse.Namespace) -> dict[str, Any]:
         print(
             f"[{time.strftime('%H:%M:%S')}] {name}: kedro {' '.join(kedro)} (load {before['load_average']})", flush=True
         )
-        started = time.monotonic()
-        with console.open("w") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-c", WRAPPER, str(usage_file), sys.executable, "-m", "kedro", *kedro],
-                cwd=clone,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-            sampler = TreeSampler(process.pid)
-            sampler.start()
-            returncode = process.wait()
-            sampler.stop.set()
-            sampler.join()
-        wall = time.monotonic() - started
+        returncode, wall, usage, sampler = run_wrapped(kedro, clone, env, console, usage_file)
         left = leftovers(marker)
         after = load_and_others({os.getpid()})
-        usage = json.loads(usage_file.read_text()) if usage_file.exists() else {}
         if returncode != 0:  # the console may show rows of the table: printed here, never written to the results
             print("\n".join(console.read_text(errors="replace").splitlines()[-40:]), flush=True)
         lines = log_lines(clone)
