@@ -104,6 +104,26 @@ def test_failed_run_is_failed_in_mlflow(tracked, tmp_path, kedro_cli):
     assert latest.data.tags["kedro.env"] == "bad_scoring"
 
 
+def test_kedro_mlflow_datasets_log_to_the_run(tracked, kedro_cli):
+    # the run is re-opened only before nodes using kedro-mlflow's datasets (KedroMlflowRunHook): they still log to
+    # it, also from ThreadRunner's threads (without the re-opening, the dataset starts a run of its own there)
+    env = tracked / "conf" / "mlflow_artifact"
+    env.mkdir()
+    (env / "catalog.yml").write_text(
+        "promotion_recommendation_summary:\n"
+        "  type: kedro_mlflow.io.artifacts.MlflowArtifactDataset\n"
+        "  dataset: {type: pandas.CSVDataset, filepath: data/08_reporting/summary_artifact.csv}\n"
+    )
+    result = kedro_cli(
+        tracked, "--pipeline", "promotion_scoring", "--env", "mlflow_artifact", "--runner", "ThreadRunner"
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    client = client_for(tracked)
+    latest = top_runs(client)[0]
+    assert latest.info.run_name == "promotion_scoring" and latest.info.status == "FINISHED"
+    assert "summary_artifact.csv" in {f.path for f in client.list_artifacts(latest.info.run_id)}
+
+
 def test_recommender_is_registered_champion_with_its_files(tracked):
     import pandas as pd
 

@@ -80,6 +80,21 @@ def test_train_and_evaluate(tiny_images, tiny_manifest, tiny_class_counts, tiny_
     assert np.trace(counts.to_numpy()) / 40 == pytest.approx(metrics["val_accuracy"])
 
 
+def test_the_training_step_is_traced_once(
+    tiny_images, tiny_manifest, tiny_class_counts, tiny_lenet, training, monkeypatch
+) -> None:
+    import keras
+
+    traces = []
+    step = keras.Model.train_step
+    monkeypatch.setattr(keras.Model, "train_step", lambda self, data: traces.append(1) or step(self, data))
+    network = build_model(tiny_class_counts, tiny_lenet, training)
+    train_model(network, tiny_images, tiny_manifest, tiny_lenet, training.model_copy(update={"epochs": 2}))
+    # one trace for every batch (the dataset's batch dimension is unknown, so the partial last batch reuses it);
+    # without the optimiser built before fit: 2 (tf.function traces a step that creates variables twice)
+    assert len(traces) == 1
+
+
 def test_time_budget_stops_training_between_epochs(
     tiny_images, tiny_manifest, tiny_class_counts, tiny_lenet, training
 ) -> None:

@@ -15,7 +15,7 @@ from promotion_cnn.images.input_pipeline import make_dataset
 from .architectures import build_architecture
 from .params import ImageModel, ImageTraining
 from .training import (
-    build_for_strategy,
+    build_before_fit,
     compiled_copy,
     distribute_batches,
     distribution_strategy,
@@ -135,7 +135,7 @@ def train_model(
     )
     with strategy_scope(strategy):  # the training copy is built, compiled and fitted inside the strategy's scope
         trained = compiled_copy(network, run, n_batches)
-        build_for_strategy(trained, strategy, train_data.element_spec)
+        build_before_fit(trained, strategy, train_data.element_spec)
         start = time.perf_counter()
         fitted = trained.fit(
             train_data,
