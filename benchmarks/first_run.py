@@ -186,6 +186,8 @@ def run(ref: str, command: list[str], keep: bool) -> dict:
             kept = REPO / "benchmarks" / ".scratch" / "first_run_console.txt"
             kept.parent.mkdir(parents=True, exist_ok=True)
             kept.write_text("\n".join(f"{t:8.1f}  {text}" for t, text in lines) + "\n")
+            if log_file.exists():  # every log line with its time: where the seconds between nodes go
+                kept.with_name("first_run_timing.log").write_text(log_file.read_text(encoding="utf-8"))
     gaps = [(b[0] - a[0], a[1]) for a, b in zip(lines, lines[1:])]
     gaps.append((total - lines[-1][0], lines[-1][1]) if lines else (total, ""))
     if lines:
@@ -296,7 +298,7 @@ def main() -> int:
         "--output", type=Path, default=RESULTS, help="results path without suffix (.md and .json are written)"
     )
     parser.add_argument("--note", default="", help="a sentence for the markdown (e.g. what else the machine was doing)")
-    parser.add_argument("--keep-console", action="store_true", help="also write the console to benchmarks/.scratch/")
+    parser.add_argument("--keep-console", action="store_true", help="also write the console and the timed log to benchmarks/.scratch/")
     parser.add_argument("--before", type=Path, help="an earlier run's JSON: adds a before/after table")
     parser.add_argument("--from-json", type=Path, help="rewrite the markdown of an earlier run's JSON, no run")
     parser.add_argument("kedro_args", nargs="*", help="extra arguments for `kedro run` (after --)")
