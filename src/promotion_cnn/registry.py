@@ -124,7 +124,7 @@ def log_cnn(client: Any, run_id: str, name: str, artifact: dict[str, Any]) -> st
 
     height, width = _size(artifact.get("eval_image_size") or artifact.get("image_size"))
     example = np.zeros((1, height, width, 3), dtype="float32")  # raw pixels: the model rescales itself
-    output = artifact["model"].predict(example, verbose=0)
+    output = np.asarray(artifact["model"](example, training=False))  # eager: no predict function to trace
     description = {k: v for k, v in artifact.items() if k != "model"}
     with active_run(run_id):
         # mlflow 3.17's keras flavour writes input_example.json before it creates the model folder
