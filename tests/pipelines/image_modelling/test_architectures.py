@@ -74,6 +74,26 @@ def test_resnet_is_residual_fully_convolutional_and_sized_by_its_settings(parame
     assert build(parameters["resnet"], n_classes=3).output_shape == (None, 3)
 
 
+def test_resnet_bag_of_tricks_options(parameters: dict) -> None:
+    import keras
+
+    plain = build(parameters["resnet"])
+    tricks = build(
+        {
+            **parameters["resnet"],
+            "layers": {**parameters["resnet"]["layers"], "zero_init_last_bn": True, "avg_pool_shortcut": True},
+        }
+    )
+    assert tricks.count_params() == plain.count_params()  # same weights, other initial values and shortcut inputs
+    kinds = [type(layer).__name__ for layer in tricks.layers]
+    assert kinds.count("AveragePooling2D") == 3 and "AveragePooling2D" not in [type(x).__name__ for x in plain.layers]
+    norms = [layer for layer in tricks.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    zero = [layer for layer in norms if not np.any(layer.gamma.numpy())]
+    assert len(zero) == 4  # each block's last batch norm; the stem's and the shortcuts' start at 1
+    image = np.random.default_rng(0).uniform(0, 255, (1, 80, 80, 3)).astype("float32")
+    assert np.isfinite(tricks(image, training=False).numpy()).all()
+
+
 def test_output_stays_float32_under_mixed_precision() -> None:
     import keras
 

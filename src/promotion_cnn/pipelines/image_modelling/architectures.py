@@ -121,19 +121,26 @@ def resnet(
     blocks_per_stage: int = 1,
     dropout: float = 0.0,
     bn_momentum: float = 0.9,
+    zero_init_last_bn: bool = False,
+    avg_pool_shortcut: bool = False,
 ) -> Any:
     """Small ResNet: Conv-BN-ReLU stem, basic residual blocks (stride 2 from the second stage), global average
     pooling, [Dropout], Dense(classes). No pretrained weights. Fully convolutional, so it takes any input size
     (``input_size`` is the training size; evaluation may use another). ``bn_momentum`` 0.9
-    (Keras' default is 0.99) lets the batch-norm statistics settle within the few hundred steps of a small set."""
+    (Keras' default is 0.99) lets the batch-norm statistics settle within the few hundred steps of a small set.
+
+    Two "Bag of Tricks" options (He et al. 2019), off by default: ``zero_init_last_bn`` starts each block's last
+    batch-norm scale at 0, so every block begins as the identity; ``avg_pool_shortcut`` (ResNet-D) downsamples a
+    shortcut by 2x2 average pooling before its 1x1 convolution instead of a strided 1x1 convolution that skips
+    three quarters of the activations."""
     import keras
     from keras import layers
 
-    def conv_bn(x: Any, filters: int, stride: int = 1, kernel: int = 3, relu: bool = True) -> Any:
+    def conv_bn(x: Any, filters: int, stride: int = 1, kernel: int = 3, relu: bool = True, zero: bool = False) -> Any:
         x = layers.Conv2D(
             filters, kernel, strides=stride, padding="same", use_bias=False, kernel_initializer="he_normal"
         )(x)
-        x = layers.BatchNormalization(momentum=bn_momentum)(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, gamma_initializer="zeros" if zero else "ones")(x)
         return layers.ReLU()(x) if relu else x
 
     inputs, rescale = _input_layers(keras, None)
@@ -142,9 +149,14 @@ def resnet(
         for block in range(blocks_per_stage):
             stride = 2 if stage > 0 and block == 0 else 1
             shortcut = x
-            if stride != 1 or x.shape[-1] != filters:
-                shortcut = conv_bn(x, filters, stride, kernel=1, relu=False)
-            x = conv_bn(conv_bn(x, filters, stride), filters, relu=False)
+            if stride != 1 and avg_pool_shortcut:
+                shortcut = layers.AveragePooling2D(stride, padding="same")(shortcut)
+                stride_shortcut = 1
+            else:
+                stride_shortcut = stride
+            if stride_shortcut != 1 or shortcut.shape[-1] != filters:
+                shortcut = conv_bn(shortcut, filters, stride_shortcut, kernel=1, relu=False)
+            x = conv_bn(conv_bn(x, filters, stride), filters, relu=False, zero=zero_init_last_bn)
             x = layers.ReLU()(layers.Add()([x, shortcut]))
     x = layers.GlobalAveragePooling2D()(x)
     if dropout:
