@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from promotion_cnn.images import input_pipeline
+from promotion_cnn.pipelines.image_modelling import training as training_code
 from promotion_cnn.pipelines.image_modelling.nodes import (
     build_model,
     evaluate_model,
@@ -15,6 +16,7 @@ from promotion_cnn.pipelines.image_modelling.nodes import (
 )
 from promotion_cnn.pipelines.image_modelling.params import ImageModel
 from promotion_cnn.pipelines.image_modelling.training import (
+    cpu_computes_bfloat16,
     keep_best_callback,
     learning_rate,
     make_optimizer,
@@ -133,3 +135,20 @@ def test_resnet_validates_at_another_size_and_fixed_inputs_refuse_to(
     lenet = tiny_lenet.model_copy(update={"eval_image_size": 20})
     with pytest.raises(ValueError, match=r"lenet takes only 16px inputs, so eval_image_size \(20\) must be null or 16"):
         train_model(build_model(tiny_class_counts, lenet, run), tiny_images, tiny_manifest, lenet, run)
+
+
+def test_emulated_bfloat16_is_warned_about(tiny_class_counts, tiny_lenet, training, monkeypatch, caplog) -> None:
+    avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    assert cpu_computes_bfloat16(avx2) is False
+    assert cpu_computes_bfloat16(avx2.replace("avx2", "avx2 avx512f avx512_bf16")) is True
+    assert cpu_computes_bfloat16(avx2.replace("avx2", "avx2 amx_bf16 amx_tile")) is True
+    bf16 = training.model_copy(update={"precision": "mixed_bfloat16"})
+    for native, warned in ((False, True), (True, False), (None, False)):  # None: no /proc/cpuinfo, nothing known
+        monkeypatch.setattr(training_code, "cpu_computes_bfloat16", lambda native=native: native)
+        caplog.clear()
+        build_model(tiny_class_counts, tiny_lenet, bf16)
+        assert ("emulated" in caplog.text) is warned, native
+    caplog.clear()
+    monkeypatch.setattr(training_code, "cpu_computes_bfloat16", lambda: False)
+    build_model(tiny_class_counts, tiny_lenet, training)  # float32: nothing to say
+    assert "emulated" not in caplog.text

@@ -23,6 +23,7 @@ from .training import (
     plain_copy,
     progress_logger,
     strategy_scope,
+    warn_if_emulated_precision,
 )
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ def build_model(class_counts: pd.DataFrame, model: ImageModel, training: ImageTr
     distribution_strategy(run)  # multi_worker: created before TensorFlow's first operation in the process
     keras.utils.set_random_seed(run["seed"])
     n_classes = int(class_counts["label"].nunique())
+    warn_if_emulated_precision(run["precision"], _describe(model, run))
     network = build_architecture(model.architecture, model.image_size, n_classes, model.layers, run["precision"])
     logger.info(
         "Built %s: %d classes, %s parameters, %s precision",
