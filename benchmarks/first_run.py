@@ -298,7 +298,9 @@ def main() -> int:
         "--output", type=Path, default=RESULTS, help="results path without suffix (.md and .json are written)"
     )
     parser.add_argument("--note", default="", help="a sentence for the markdown (e.g. what else the machine was doing)")
-    parser.add_argument("--keep-console", action="store_true", help="also write the console and the timed log to benchmarks/.scratch/")
+    parser.add_argument(
+        "--keep-console", action="store_true", help="also write the console and the timed log to benchmarks/.scratch/"
+    )
     parser.add_argument("--before", type=Path, help="an earlier run's JSON: adds a before/after table")
     parser.add_argument("--from-json", type=Path, help="rewrite the markdown of an earlier run's JSON, no run")
     parser.add_argument("kedro_args", nargs="*", help="extra arguments for `kedro run` (after --)")
