@@ -3,7 +3,7 @@ optional inputs, self-describing model artifacts."""
 
 from .csv_table import CSVTableDataset, EmptyFileError
 from .digits_images import DigitsImageFileListDataset, DigitsImagesDataset, write_digits_folder
-from .figure import FigureDataset
+from .figure import FigureDataset, RenderedFigure
 from .image_folder import (
     ImageFileListDataset,
     ImageFolderDataset,
@@ -23,6 +23,7 @@ __all__ = [
     "DigitsImagesDataset",
     "EmptyFileError",
     "FigureDataset",
+    "RenderedFigure",
     "ImageFileListDataset",
     "ImageFolderDataset",
     "ImageModelDataset",

@@ -60,3 +60,31 @@ def test_sample_grids_are_read_back_optionally(catalog):
         dataset = catalog.get(f"image_samples_{split}@image")
         assert isinstance(dataset, OptionalDataset) and isinstance(dataset.wrapped, ImageDataset)
         assert str(dataset.wrapped._describe()["filepath"]).endswith(f"data/08_reporting/image_samples_{split}.png")
+
+
+def test_a_figure_is_drawn_once_and_the_report_embeds_its_file(tmp_path, monkeypatch):
+    import base64
+
+    from matplotlib.figure import Figure
+
+    from promotion_cnn.datasets import FigureDataset, RenderedFigure
+    from promotion_cnn.pipelines.reporting.html import image_uri
+    from promotion_cnn.pipelines.reporting.plots import is_placeholder, missing_figure
+
+    path = tmp_path / "figures" / "curve.png"
+    dataset = FigureDataset(
+        dataset={"type": "matplotlib.MatplotlibDataset", "filepath": str(path), "save_args": {"dpi": 50}},
+        copy_mode="assign",
+    )
+    figure = Figure(figsize=(3, 2))
+    figure.add_subplot().plot([0, 1], [1, 0])
+    drawn = []
+    draw = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: drawn.append(1) or draw(self, *a, **k))
+    dataset.save(figure)
+    loaded = dataset.load()
+    assert isinstance(loaded, RenderedFigure) and loaded.png == path.read_bytes() and not is_placeholder(loaded)
+    assert image_uri(loaded) == "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    assert len(drawn) == 1  # written once; the report embeds the file's bytes
+    dataset.save(missing_figure("history"))
+    assert is_placeholder(dataset.load())

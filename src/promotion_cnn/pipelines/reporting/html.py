@@ -22,11 +22,14 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
+from promotion_cnn.datasets.figure import RenderedFigure
 from promotion_cnn.params import Fairness
 
 from .nodes import format_number
 from .params import Report
 from .plots import is_placeholder
+
+ReportFigure = Figure | RenderedFigure  # drawn (tests, notebooks) or as its file holds it (a run: FigureDataset)
 
 CAVEAT = (
     "Passing the four-fifths rule is not proof of fairness: it compares selection rates only, at one threshold, on "
@@ -72,7 +75,10 @@ def markdown_html(text: str, heading_offset: int = 2) -> str:
 
 
 def image_uri(image: Any) -> str:
-    """A ``data:`` URI of a matplotlib figure or a PIL image, as PNG."""
+    """A ``data:`` URI of a figure as written (``RenderedFigure``: its PNG bytes), a matplotlib figure or a PIL
+    image, as PNG."""
+    if isinstance(image, RenderedFigure):
+        return "data:image/png;base64," + base64.b64encode(image.png).decode("ascii")
     buffer = io.BytesIO()
     if isinstance(image, Figure):
         image.savefig(buffer, format="png", dpi=80)  # figures are laid out already
@@ -169,10 +175,10 @@ def _show(value: Any) -> str:
 
 def render_eda_section(
     employees: pd.DataFrame | None,
-    target_figure: Figure,
-    correlation_figure: Figure,
-    pairs_figure: Figure,
-    categorical_figure: Figure,
+    target_figure: ReportFigure,
+    correlation_figure: ReportFigure,
+    pairs_figure: ReportFigure,
+    categorical_figure: ReportFigure,
     promotion_rates: pd.DataFrame,
     labels: dict[str, str],
 ) -> dict[str, Any]:
@@ -198,15 +204,15 @@ def render_eda_section(
 
 def render_tabular_section(
     variant_table: pd.DataFrame,
-    variant_figure: Figure,
+    variant_figure: ReportFigure,
     threshold: dict[str, Any] | None,
     test_metrics: dict[str, Any] | None,
     intervals: pd.DataFrame | None,
     calibration: dict[str, Any] | None,
-    threshold_figure: Figure,
-    confusion_figure: Figure,
-    roc_figure: Figure,
-    calibration_figure: Figure,
+    threshold_figure: ReportFigure,
+    confusion_figure: ReportFigure,
+    roc_figure: ReportFigure,
+    calibration_figure: ReportFigure,
 ) -> dict[str, Any]:
     """One tabular family: variants, threshold, test metrics with intervals, calibration and their figures."""
     inputs = {"variant_scores": not variant_table.empty, "threshold": threshold, "test_metrics": test_metrics}
@@ -283,7 +289,7 @@ def render_image_section(
     history: pd.DataFrame | None,
     val_metrics: dict[str, Any] | None,
     model_summary: str | None,
-    history_figure: Figure,
+    history_figure: ReportFigure,
 ) -> dict[str, Any]:
     """One CNN: accuracy per epoch, validation metrics and the model summary."""
     inputs = {"history": history, "val_metrics": val_metrics, "model_summary": model_summary}
@@ -302,9 +308,9 @@ def render_image_overview(
     sample_grid_train: Any,
     sample_grid_val: Any,
     lenet_variants: pd.DataFrame,
-    best_confusion_figure: Figure,
+    best_confusion_figure: ReportFigure,
     class_accuracy: pd.DataFrame,
-    accuracy_curves_figure: Figure,
+    accuracy_curves_figure: ReportFigure,
     labels: dict[str, str],
 ) -> dict[str, Any]:
     """The image data (class counts, sample grids), the CNNs' accuracy curves, the LeNet variants and the best CNN."""

@@ -28,8 +28,9 @@ def missing_figure(what: str) -> Figure:
     return fig
 
 
-def is_placeholder(fig: Figure) -> bool:
-    """Whether a figure is ``missing_figure``'s placeholder rather than a plot of data."""
+def is_placeholder(fig: Any) -> bool:
+    """Whether a figure (drawn, or as written: ``RenderedFigure``) is ``missing_figure``'s placeholder rather than a
+    plot of data."""
     return fig.get_label() == PLACEHOLDER
 
 
