@@ -3,7 +3,8 @@
 kedro-mlflow (configured by ``conf/<env>/mlflow.yml``) opens one MLflow run per ``kedro run`` and ends it
 ``FINISHED`` after a successful run or ``FAILED`` when the run fails. Its hook is registered by ``settings.py`` as
 ``KedroMlflowRunHook``, without the plugin's per-node parameter logging (one ``mlflow.log_param`` call, one
-SQLite transaction, per key of every ``params:`` input of every node: ~0.2 s per node, ~40 s of a default run);
+SQLite transaction, per key of every ``params:`` input of every node: ~0.2 s per node, ~40 s of a default run)
+and re-opening the run only before nodes that use kedro-mlflow's datasets (see the class);
 ``MlflowTrackingHook`` logs every parameter once, in batches. It adds what the project's outputs say, read as
 they are saved:
 

@@ -148,14 +148,11 @@ def resnet(
     for stage, filters in enumerate(stage_filters):
         for block in range(blocks_per_stage):
             stride = 2 if stage > 0 and block == 0 else 1
-            shortcut = x
-            if stride != 1 and avg_pool_shortcut:
-                shortcut = layers.AveragePooling2D(stride, padding="same")(shortcut)
-                stride_shortcut = 1
-            else:
-                stride_shortcut = stride
-            if stride_shortcut != 1 or shortcut.shape[-1] != filters:
-                shortcut = conv_bn(shortcut, filters, stride_shortcut, kernel=1, relu=False)
+            shortcut, shortcut_stride = x, stride
+            if stride != 1 and avg_pool_shortcut:  # ResNet-D: average first, then a stride-1 projection
+                shortcut, shortcut_stride = layers.AveragePooling2D(stride, padding="same")(x), 1
+            if shortcut_stride != 1 or shortcut.shape[-1] != filters:
+                shortcut = conv_bn(shortcut, filters, shortcut_stride, kernel=1, relu=False)
             x = conv_bn(conv_bn(x, filters, stride), filters, relu=False, zero=zero_init_last_bn)
             x = layers.ReLU()(layers.Add()([x, shortcut]))
     x = layers.GlobalAveragePooling2D()(x)
