@@ -12,8 +12,8 @@ model. The full mode below adds the networks' training.
 
 Each run is a ``git clone`` of this repository at ``--ref`` in a temporary folder (``../shared`` linked beside it),
 with an environment ``conf/bench`` = ``conf/real`` whose ``images_raw`` has ``decode_cache_mb`` set to the run's
-bound (``none``: no bound, the cache as it was before it had one). It runs ``kedro run --env bench --pipeline
-data_processing --tags image`` (the manifest), then ``kedro run --env bench --pipeline image_modelling`` with every
+bound (``none``: no bound, the cache as it was before it had one). It runs ``kedro run --env bench --pipelines
+data_processing --tags image`` (the manifest), then ``kedro run --env bench --pipelines image_modelling`` with every
 model's epochs set to ``--epochs`` (default 1): the decoded sets are all built and cached in the first epoch, so
 the memory is the full study's, at a fraction of its hours. Measured: the peak RSS of the kedro process
 (``getrusage`` in a wrapper, like ``benchmarks/scaling.py``), its RSS every 0.5 s and the peak per model (from the
@@ -137,13 +137,13 @@ def run_bound(bound: str, args: argparse.Namespace) -> dict[str, Any]:
         before = load_and_others({os.getpid()})
         print(f"[{time.strftime('%H:%M:%S')}] bound {bound}: manifest (load {before['load_average']})", flush=True)
         manifest = kedro(
-            clone, ["run", "--env", "bench", "--pipeline", "data_processing", "--tags", "image"], env, tmp, "manifest"
+            clone, ["run", "--env", "bench", "--pipelines", "data_processing", "--tags", "image"], env, tmp, "manifest"
         )
         first_training_line = len(log_lines(clone))
         print(f"[{time.strftime('%H:%M:%S')}] bound {bound}: image_modelling, {len(models)} models", flush=True)
         study = kedro(
             clone,
-            ["run", "--env", "bench", "--pipeline", "image_modelling", "--params", ",".join(epochs)],
+            ["run", "--env", "bench", "--pipelines", "image_modelling", "--params", ",".join(epochs)],
             env,
             tmp,
             "study",

@@ -2,7 +2,7 @@
 
 Starts ``python -m promotion_cnn.serving`` (the project's current recommender) on a free port of 127.0.0.1 in its
 own process group, sends a bounded number of requests of 1, 100 and 10,000 generated employees with 1 and 8
-concurrent clients, stops the group, then times ``kedro run --pipeline promotion_scoring`` on 10,000 employees.
+concurrent clients, stops the group, then times ``kedro run --pipelines promotion_scoring`` on 10,000 employees.
 Writes benchmarks/results/serving.{json,md}. Run from the project root after ``kedro run`` (or tabular_modelling):
 
     python benchmarks/serving.py
@@ -92,7 +92,7 @@ def load(port: int, body: bytes, clients: int, n_requests: int) -> dict[str, flo
 
 
 def batch_run(rows: int) -> dict[str, float]:
-    """``kedro run --pipeline promotion_scoring`` on ``rows`` generated employees (a temporary environment)."""
+    """``kedro run --pipelines promotion_scoring`` on ``rows`` generated employees (a temporary environment)."""
     env_dir = ROOT / "conf" / "bench_serving"
     env_dir.mkdir(exist_ok=True)
     (env_dir / "catalog.yml").write_text(
@@ -100,7 +100,7 @@ def batch_run(rows: int) -> dict[str, float]:
         f"  n_rows: {rows}\n  seed: 123\n  include_target: false\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "KEDRO_DISABLE_TELEMETRY": "true", "MPLBACKEND": "Agg"}
-    command = [sys.executable, "-m", "kedro", "run", "--pipeline", "promotion_scoring", "--env", "bench_serving"]
+    command = [sys.executable, "-m", "kedro", "run", "--pipelines", "promotion_scoring", "--env", "bench_serving"]
     try:
         started = time.perf_counter()
         subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
@@ -167,7 +167,7 @@ def markdown(results: dict) -> str:
     b = results["batch"]
     lines += [
         "",
-        f"Batch `kedro run --pipeline promotion_scoring` on {b['rows']:,} employees: {b['seconds']} s wall "
+        f"Batch `kedro run --pipelines promotion_scoring` on {b['rows']:,} employees: {b['seconds']} s wall "
         f"({b['rows_per_second']:,} rows/s, session start and file I/O included); the same scoring nodes in "
         f"process: {results['in_process']['rows_per_second']:,} rows/s; one employee in process: "
         f"{results['in_process']['single_employee_wall_ms_p50']} ms wall, "

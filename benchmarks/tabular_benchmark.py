@@ -6,7 +6,7 @@ Usage (from the repository root, on a quiet machine):
     python benchmarks/tabular_benchmark.py --env real --modes study
 
 For each mode ("default": cross-validated selection and out-of-fold thresholds; "study": the
-study-faithful protocol) it runs the study's part of ``kedro run --pipeline tabular_modelling``
+study-faithful protocol) it runs the study's part of ``kedro run --pipelines tabular_modelling``
 (processing, random_forest, svm) in-process with a node-timing hook, then the same node functions chained by hand
 with no catalog. ``--whole`` also times the whole default pipeline (every family and the recommender) under Kedro.
 Writes ``benchmarks/results/tabular_<env>.json`` and ``.md``.
@@ -185,7 +185,7 @@ def render_markdown(results: dict[str, Any], modes: list[str]) -> str:
         lines += [
             f"## {mode} mode",
             "",
-            f"- `kedro run --pipeline tabular_modelling`: **{r['kedro']['wall_seconds']:.1f} s**",
+            f"- `kedro run --pipelines tabular_modelling`: **{r['kedro']['wall_seconds']:.1f} s**",
             f"- plain script, same node functions: **{r['plain']['wall_seconds']:.1f} s**",
             f"- Kedro overhead: **{100 * r['kedro_overhead']:+.1f}%**; identical test metrics: {r['same_metrics']}",
             "",
@@ -201,7 +201,7 @@ def render_markdown(results: dict[str, Any], modes: list[str]) -> str:
         lines += [
             "## whole default pipeline (every family and the recommender)",
             "",
-            f"- `kedro run --pipeline tabular_modelling`: **{whole['wall_seconds']:.1f} s**",
+            f"- `kedro run --pipelines tabular_modelling`: **{whole['wall_seconds']:.1f} s**",
             "",
             "| slowest nodes | seconds |",
             "|---|---:|",

@@ -50,7 +50,7 @@ def variant_runs(tracking_uri: str) -> tuple[str, list[str]]:
         if r.data.tags.get("mlflow.parentRunId") in {families.get("random_forest"), families.get("svm")}
     ]
     if not chosen:
-        raise RuntimeError("no random_forest/svm variant runs: run `kedro run --pipeline tabular_modelling` first")
+        raise RuntimeError("no random_forest/svm variant runs: run `kedro run --pipelines tabular_modelling` first")
     return experiment.experiment_id, chosen
 
 

@@ -117,7 +117,7 @@ def run_pipeline():
     return run
 
 
-# ---------- MLflow: one tiny tracked `kedro run --pipeline tabular_modelling`, shared by tracking and serving tests ----------
+# ---------- MLflow: one tiny tracked `kedro run --pipelines tabular_modelling`, shared by tracking and serving tests ----------
 # the `fast_params` overrides as `kedro run --params`: small forests, two folds, one process, 20 bootstrap resamples
 FAST_RUN = (
     "tabular_protocol.cv_folds=2,tabular_protocol.parallel_fits=1,tabular_protocol.progress=0,svm.parallel_fits=1,"
@@ -141,13 +141,13 @@ def kedro_cli():
 @pytest.fixture(scope="session")
 def mlflow_project(tmp_path_factory, kedro_cli) -> Path:
     """A copy of the project (no data, no MLflow store; a git repository of one commit) after one tracked
-    ``kedro run --pipeline tabular_modelling`` on 1,500 generated employees."""
+    ``kedro run --pipelines tabular_modelling`` on 1,500 generated employees."""
     pytest.importorskip("mlflow")
     project = copy_project(tmp_path_factory.mktemp("mlflow") / "promotion_cnn", rows=1500)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "copy"]):
         subprocess.run([*git, *command], cwd=project, check=True, capture_output=True)
-    result = kedro_cli(project, "--pipeline", "tabular_modelling", "--params", FAST_RUN)
+    result = kedro_cli(project, "--pipelines", "tabular_modelling", "--params", FAST_RUN)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
 

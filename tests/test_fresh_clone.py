@@ -1,4 +1,4 @@
-"""`kedro run --pipeline tabular_modelling` on a fresh copy of the project, with no earlier run."""
+"""`kedro run --pipelines tabular_modelling` on a fresh copy of the project, with no earlier run."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def test_killed_run_is_rolled_back_before_anything_reads_it(project, kill_run_wh
     other_table = SMALL_TABLE.replace("n_rows: 1500", "n_rows: 1000")
     (env_dir / "catalog.yml").write_text(other_table)
     slow = fast_run.replace("base_params.n_estimators=40", "base_params.n_estimators=5000")  # minutes of forest fits
-    command = support.kedro_command("--pipeline", "tabular_modelling", "--env", "killed")
+    command = support.kedro_command("--pipelines", "tabular_modelling", "--env", "killed")
 
     def written() -> bool:  # new versions saved, and the new intermediate has replaced the good run's
         reducer = list((project / "data/06_models/feature_reducer.pkl").glob("*/"))

@@ -1,6 +1,8 @@
-"""The console helpers: TensorFlow's log level before import, stages of a run."""
+"""The console helpers: TensorFlow's log level before import, stages of a run; the documented commands."""
 
 import logging
+import re
+from pathlib import Path
 
 from kedro.pipeline import Node, Pipeline
 
@@ -46,3 +48,12 @@ def test_nodes_belong_to_the_first_registered_pipeline_that_holds_them():
     registered = {"data_processing": Pipeline([shared]), "tabular_modelling": Pipeline([shared, only_model])}
     stages = node_stages([shared, only_model, Node(_identity, "c", "d", name="loose")], registered)
     assert stages == {"shared": "data_processing", "svm.fit": "tabular_modelling", "loose": "other"}
+
+
+def test_documented_kedro_commands_use_the_option_kedro_does_not_deprecate():
+    """Kedro 1.7 warns on every `kedro run --pipeline X` (deprecated): the commands users copy say `--pipelines`."""
+    root = Path(__file__).resolve().parents[1]
+    documents = [root / "README.md", *(root / "docs").glob("*.md"), *(root / "conf").rglob("*.yml")]
+    deprecated = re.compile(r"kedro run\b[^`\n]*--pipeline\b(?!s)")
+    found = [f"{p.relative_to(root)}: {m.group()}" for p in documents for m in deprecated.finditer(p.read_text())]
+    assert found == []

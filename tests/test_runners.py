@@ -1,4 +1,4 @@
-"""`kedro run --pipeline tabular_modelling` under each runner: same test metrics, the process exits, no child left.
+"""`kedro run --pipelines tabular_modelling` under each runner: same test metrics, the process exits, no child left.
 
 The sequential run builds everything; the other runners then rerun two families (``--namespaces``), which holds
 what differs between runners: parallel fits in loky workers, memory datasets between a family's nodes, hooks.
@@ -43,7 +43,7 @@ def _left_behind(group: int, seconds: float = 10) -> list[str]:
 
 def _run(project: Path, runner: str, *selection: str) -> tuple[str, dict[str, dict]]:
     """Run in its own process group; fail on a hang (timeout) or on a process left behind; return the metrics."""
-    command = support.kedro_command("--pipeline", "tabular_modelling", "--runner", runner, *selection)
+    command = support.kedro_command("--pipelines", "tabular_modelling", "--runner", runner, *selection)
     process = subprocess.Popen(
         [*command, "--params", PARAMS],
         cwd=project,

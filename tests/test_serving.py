@@ -72,13 +72,13 @@ def employees() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def batch(mlflow_project, employees, kedro_cli, tmp_path_factory) -> pd.DataFrame:
-    """``kedro run --pipeline promotion_scoring`` on the same rows (a CSV, as a user would give them)."""
+    """``kedro run --pipelines promotion_scoring`` on the same rows (a CSV, as a user would give them)."""
     csv = tmp_path_factory.mktemp("batch") / "employees.csv"
     employees.to_csv(csv, index=False)
     env = mlflow_project / "conf" / "score60"
     env.mkdir(exist_ok=True)
     (env / "catalog.yml").write_text(f"employees_to_score:\n  type: pandas.CSVDataset\n  filepath: {csv}\n")
-    result = kedro_cli(mlflow_project, "--pipeline", "promotion_scoring", "--env", "score60")
+    result = kedro_cli(mlflow_project, "--pipelines", "promotion_scoring", "--env", "score60")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     latest = sorted(
         (mlflow_project / "data/07_model_output/promotion_scoring/promotion_recommendations.csv").glob("*/*")
@@ -153,7 +153,7 @@ def test_registered_champion_is_served_and_named(mlflow_project, employees, batc
 
 
 def test_scoring_pipeline_loads_the_registered_model_by_catalog(mlflow_project, kedro_cli, batch):
-    result = kedro_cli(mlflow_project, "--pipeline", "promotion_scoring", "--env", "registry")
+    result = kedro_cli(mlflow_project, "--pipelines", "promotion_scoring", "--env", "registry")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     latest = sorted(
         (mlflow_project / "data/07_model_output/promotion_scoring/promotion_recommendations.csv").glob("*/*")

@@ -95,7 +95,7 @@ def test_failed_run_is_failed_in_mlflow(tracked, tmp_path, kedro_cli):
     env = tracked / "conf" / "bad_scoring"
     env.mkdir()
     (env / "catalog.yml").write_text(f"employees_to_score:\n  type: pandas.CSVDataset\n  filepath: {bad}\n")
-    result = kedro_cli(tracked, "--pipeline", "promotion_scoring", "--env", "bad_scoring")
+    result = kedro_cli(tracked, "--pipelines", "promotion_scoring", "--env", "bad_scoring")
     assert result.returncode != 0
     latest = top_runs(client_for(tracked))[0]
     assert latest.info.run_name == "promotion_scoring" and latest.info.status == "FAILED"
@@ -115,7 +115,7 @@ def test_kedro_mlflow_datasets_log_to_the_run(tracked, kedro_cli):
         "  dataset: {type: pandas.CSVDataset, filepath: data/08_reporting/summary_artifact.csv}\n"
     )
     result = kedro_cli(
-        tracked, "--pipeline", "promotion_scoring", "--env", "mlflow_artifact", "--runner", "ThreadRunner"
+        tracked, "--pipelines", "promotion_scoring", "--env", "mlflow_artifact", "--runner", "ThreadRunner"
     )
     assert result.returncode == 0, result.stderr[-2000:]
     client = client_for(tracked)

@@ -19,7 +19,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     ``data_processing``, ``tabular_modelling``, ``image_modelling``, ``image_prediction``, ``promotion_scoring``
     and ``reporting``. The tabular families and image models are the parameter blocks of ``conf/base``
     (``promotion_cnn.model_lists``), passed to each ``create_pipeline``: adding a model is a YAML edit. Each
-    modelling pipeline is registered together with the processing nodes it needs, so ``kedro run --pipeline
+    modelling pipeline is registered together with the processing nodes it needs, so ``kedro run --pipelines
     tabular_modelling`` works on a fresh clone with no earlier run. ``promotion_scoring`` holds its own feature
     nodes and reads the latest saved ``recommender``, which ``tabular_modelling`` writes; ``image_prediction``
     reads the image models' latest validation metrics; ``__default__`` runs everything, scoring after modelling.

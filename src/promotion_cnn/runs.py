@@ -12,7 +12,7 @@ Then:
   project (any ``kedro run``, ``kedro jupyter``, a ``KedroSession``) rolls it back before it loads anything,
   once its owner process is gone.
 
-So every consumer (``reporting``, ``promotion_scoring``, ``image_prediction``, a partial ``--pipeline`` run) reads
+So every consumer (``reporting``, ``promotion_scoring``, ``image_prediction``, a partial ``--pipelines`` run) reads
 the last successful run's outputs, intermediates included. A run whose outputs overlap a live run's refuses to
 start; a run that reads a live run's unfinished outputs is warned. Local files only (remote protocols are logged
 and left alone). The guarantee is written down in docs/architecture.md.

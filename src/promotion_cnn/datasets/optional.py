@@ -109,7 +109,7 @@ class OptionalInputsHook:
     """Before a run, make the absent inputs of the nodes tagged ``tag`` load as ``None``.
 
     Inputs produced in the same run are never touched, so a full ``kedro run`` reads
-    everything as usual; only a partial run (``kedro run --pipeline reporting`` after
+    everything as usual; only a partial run (``kedro run --pipelines reporting`` after
     some pipelines have not run) sees ``None``.
     """
 

@@ -2,7 +2,7 @@
 
 ``RecommenderScorer`` runs the nodes of ``promotion_scoring`` that lead to ``promotion_recommendations``
 (validation, the ``full_features`` feature nodes, ``score_employees``) in their order, in memory, with the
-parameters the pipeline reads: the same code and the same parameters as ``kedro run --pipeline promotion_scoring``,
+parameters the pipeline reads: the same code and the same parameters as ``kedro run --pipelines promotion_scoring``,
 without a Kedro session per request. ``RecommenderPyfunc`` carries it as an MLflow pyfunc model (the recommender
 pickle and the parameters as artifacts; the code is this package).
 """

@@ -43,7 +43,7 @@ def test_best_or_named_model_is_selected_among_the_trained_ones() -> None:
         select_image_model(_params("alexnet"), **METRICS)
     with pytest.raises(ValueError, match="'vgg', which is not an image model"):
         select_image_model(_params("vgg"), **METRICS)
-    with pytest.raises(ValueError, match="run `kedro run --pipeline image_modelling` first"):
+    with pytest.raises(ValueError, match="run `kedro run --pipelines image_modelling` first"):
         select_image_model(_params("best"), lenet=None)
 
 
@@ -126,7 +126,7 @@ def trained(tmp_path_factory) -> Path:
     """A fresh copy where image_prediction first ran with nothing trained (its message is kept in
     ``nothing_trained.txt``), then the digits were validated, lenet and resnet trained, and lenet trained again."""
     project = support.copy_project(tmp_path_factory.mktemp("image_prediction") / "project")
-    before = _kedro(project, "--pipeline", "image_prediction")
+    before = _kedro(project, "--pipelines", "image_prediction")
     assert before.returncode != 0
     (project / "nothing_trained.txt").write_text(before.stdout + before.stderr)
     for step in (
@@ -134,14 +134,14 @@ def trained(tmp_path_factory) -> Path:
         ["image_modelling", "--namespaces", "lenet,resnet"],
         ["image_modelling", "--namespaces", "lenet"],
     ):
-        result = _kedro(project, "--pipeline", *step)
+        result = _kedro(project, "--pipelines", *step)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return project
 
 
 def test_cli_predicts_after_training_and_explains_when_nothing_is_trained(trained: Path) -> None:
-    assert "run `kedro run --pipeline image_modelling` first" in (trained / "nothing_trained.txt").read_text()
-    result = _kedro(trained, "--pipeline", "image_prediction", "--params", "image_prediction.model=resnet")
+    assert "run `kedro run --pipelines image_modelling` first" in (trained / "nothing_trained.txt").read_text()
+    result = _kedro(trained, "--pipelines", "image_prediction", "--params", "image_prediction.model=resnet")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (latest,) = _versions(trained / "data/07_model_output/image_predictions.csv")[-1:]
     table = pd.read_csv(next((trained / "data/07_model_output/image_predictions.csv" / latest).glob("*.csv")))
@@ -156,7 +156,7 @@ def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(train
     models = trained / "data/06_models/lenet/trained_model.keras"
     summaries = trained / "data/08_reporting/lenet/model_summary.txt"
     first, second = _versions(models)
-    command = support.kedro_command("--env", "quick", "--pipeline", "image_modelling")
+    command = support.kedro_command("--env", "quick", "--pipelines", "image_modelling")
 
     def summary_saved() -> bool:  # the summary is saved before training starts
         return len(_versions(summaries)) == 3
@@ -167,7 +167,7 @@ def test_prediction_names_the_model_it_loaded_after_a_crashed_training_run(train
     )  # killed mid-training
     assert len(_versions(summaries)) == 3  # the killed run's partial output is on disk ...
 
-    result = _kedro(trained, "--pipeline", "image_prediction", "--params", "image_prediction.model=lenet")
+    result = _kedro(trained, "--pipelines", "image_prediction", "--params", "image_prediction.model=lenet")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "did not finish: rolled back" in output and len(_versions(summaries)) == 2  # ... until the next run

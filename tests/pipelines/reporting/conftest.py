@@ -244,7 +244,7 @@ def make_catalog(parameters):
 
 
 def run_pipeline(catalog: DataCatalog) -> dict[str, Any]:
-    """Run the reporting pipeline as ``kedro run --pipeline reporting`` would, with the hook registered."""
+    """Run the reporting pipeline as ``kedro run --pipelines reporting`` would, with the hook registered."""
     pipeline = create_pipeline()
     for name in pipeline.all_outputs():
         catalog[name] = KeptDataset()

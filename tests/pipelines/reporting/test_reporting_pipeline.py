@@ -105,9 +105,9 @@ def test_report_lists_what_is_missing_when_only_the_tabular_half_ran(tabular_inp
     assert "Missing parts" in report
     for model in IMAGE_MODELS:
         assert f"<code>{model}</code>: history, val_metrics, model_summary" in report
-    assert "kedro run --pipeline image_modelling" in report
+    assert "kedro run --pipelines image_modelling" in report
     assert "image_class_counts" in report
-    assert "kedro run --pipeline tabular_modelling</code> first" not in report  # the tabular half is complete
+    assert "kedro run --pipelines tabular_modelling</code> first" not in report  # the tabular half is complete
     assert "no CNN results in this run" in outputs["study_report_markdown"]
     assert outputs["image_comparison"]["this_run"].isna().all()
 

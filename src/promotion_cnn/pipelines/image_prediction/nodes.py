@@ -26,7 +26,7 @@ def select_image_model(image_prediction: ImagePrediction, **val_metrics: dict[st
     trained = {name: metrics for name, metrics in val_metrics.items() if metrics}
     choice = image_prediction.model
     if not trained:
-        raise ValueError("No trained image model was found: run `kedro run --pipeline image_modelling` first")
+        raise ValueError("No trained image model was found: run `kedro run --pipelines image_modelling` first")
     if choice == "best":
         choice = max(trained, key=lambda name: trained[name]["val_accuracy"])
     elif choice not in trained:
