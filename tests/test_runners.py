@@ -89,4 +89,7 @@ def test_runner_gives_the_sequential_metrics_and_exits(project, sequential, runn
         path.unlink(missing_ok=True)
     output, metrics = _run(project, runner, "--namespaces", ",".join(FAMILIES))
     assert metrics == sequential
+    # a quiet console under every runner: no tracking race (an input fingerprinted twice at once), no library notice
+    warnings = [line for line in output.splitlines() if "WARNING" in line and "Disparate impact" not in line]
+    assert warnings == [], output[-3000:]
     assert all(path.is_file() for path in fitted)

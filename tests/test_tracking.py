@@ -147,3 +147,46 @@ def test_recommender_is_registered_champion_with_its_files(tracked):
     ranked = model.predict(example)
     assert ranked.columns[:4].tolist() == ["employee_id", "probability", "recommended", "rank"]
     assert ranked["rank"].tolist() == list(range(1, len(example) + 1))
+
+
+def test_an_input_loaded_by_two_threads_at_once_is_fingerprinted_once(tracked, tmp_path, caplog):
+    """ThreadRunner: nodes loading the same raw input together log its fingerprint once, and no tracking warning
+    (concurrent inserts of the same parameters failed on SQLite's UNIQUE constraint: the input went unrecorded)."""
+    import logging
+    import threading
+
+    import pandas as pd
+    from kedro.io import DataCatalog
+    from kedro_datasets.pandas import CSVDataset
+
+    from promotion_cnn.tracking import MlflowTrackingHook
+
+    client = client_for(tracked)
+    run = client.create_run(client.create_experiment("concurrent_loads"))  # not the project's experiment
+    table = pd.DataFrame({"employee_id": range(20_000), "age": 30})
+    table.to_csv(tmp_path / "employees.csv", index=False)
+    hook = MlflowTrackingHook()  # as before_pipeline_run leaves it for a run with one raw input
+    hook._client, hook._run_id, hook._raw_inputs = client, run.info.run_id, {"employees_raw"}
+    hook._catalog = DataCatalog({"employees_raw": CSVDataset(filepath=str(tmp_path / "employees.csv"))})
+    logged, log_batch = [], client.log_batch
+
+    def counted_log_batch(run_id, metrics=(), params=(), tags=()):
+        logged.extend(param.key for param in params)
+        return log_batch(run_id, metrics=metrics, params=params, tags=tags)
+
+    client.log_batch = counted_log_batch
+    barrier = threading.Barrier(4)
+
+    def load() -> None:
+        barrier.wait()
+        hook.after_dataset_loaded("employees_raw", table, node=None)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    with caplog.at_level(logging.WARNING, logger="promotion_cnn.tracking"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert [record.getMessage() for record in caplog.records] == []
+    assert logged.count("input.employees_raw.sha256") == 1
+    assert client.get_run(run.info.run_id).data.params["input.employees_raw.rows"] == "20000"

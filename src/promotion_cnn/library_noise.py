@@ -12,6 +12,10 @@ import warnings
 # the class is defined, under its own `simplefilter("once")` (so a warnings filter cannot ignore it); the project's
 # own pyfunc model is typed.
 MLFLOW_UNTYPED_PREDICT = "Add type hints to the `predict` method"
+# kedro-viz records its workflow events only for full runs under the SequentialRunner and says so at every other run.
+VIZ_WORKFLOW_OFF = "Workflow tracking is disabled"
+# ThreadRunner: two nodes' parallel fits share loky's reusable executor; one waits for the other's jobs (same results).
+LOKY_RESIZE = "Trying to resize an executor with running jobs"
 
 
 class ToInfo(logging.Filter):
@@ -41,3 +45,5 @@ def quiet_library_warnings() -> None:
     # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 deprecates.
     warnings.filterwarnings("ignore", message="register_new_resolver", category=UserWarning)
     log_at_info("py.warnings", MLFLOW_UNTYPED_PREDICT)  # Kedro logs warnings through logging (captureWarnings)
+    log_at_info("py.warnings", LOKY_RESIZE)
+    log_at_info("kedro_viz.integrations.kedro.run_hooks", VIZ_WORKFLOW_OFF)

@@ -317,9 +317,11 @@ class MlflowTrackingHook:
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any, node: Any) -> None:
-        if self._run_id is None or dataset_name not in self._raw_inputs or dataset_name in self._fingerprints:
+        if self._run_id is None or dataset_name not in self._raw_inputs:
             return
-        self._call(f"fingerprint {dataset_name}", self._fingerprint, dataset_name, data)
+        with self._lock:  # ThreadRunner: two nodes may load the same input at once; it is logged once
+            if dataset_name not in self._fingerprints:
+                self._call(f"fingerprint {dataset_name}", self._fingerprint, dataset_name, data)
 
     def _fingerprint(self, name: str, data: Any) -> None:
         dataset = self._catalog.get(name)
