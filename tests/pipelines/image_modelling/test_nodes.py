@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import pandas as pd
@@ -48,6 +49,24 @@ def test_build_is_seeded_and_sized_by_the_classes(tiny_class_counts, tiny_lenet,
     assert first.output_shape == (None, 10)
     assert all(np.array_equal(a, b) for a, b in zip(first.get_weights(), again.get_weights()))
     assert not np.array_equal(first.get_weights()[0], other.get_weights()[0])
+
+
+def test_builds_in_two_threads_at_once_are_the_seeded_build(tiny_class_counts, tiny_lenet, training) -> None:
+    """ThreadRunner: Keras' seeds are process-wide, so two builds at once must not draw from each other's seeds."""
+    expected = build_model(tiny_class_counts, tiny_lenet, training).get_weights()
+    barrier, built = threading.Barrier(3), []
+
+    def build() -> None:
+        barrier.wait()
+        built.append(build_model(tiny_class_counts, tiny_lenet, training).get_weights())
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 3
+    assert all(np.array_equal(a, b) for weights in built for a, b in zip(expected, weights))
 
 
 def test_summary_is_text_with_the_parameter_count(tiny_class_counts, tiny_lenet, training) -> None:

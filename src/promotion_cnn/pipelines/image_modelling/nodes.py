@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -27,6 +30,21 @@ from .training import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Keras' seeds (keras.utils.set_random_seed) and precision policy are process-wide: under ThreadRunner two CNNs
+# building or training at once would draw from each other's seeds. One at a time; other nodes still run beside them.
+_KERAS_STATE = threading.Lock()
+
+
+def one_at_a_time(function: Callable[..., Any]) -> Callable[..., Any]:
+    """The node function holding the process's Keras lock while it runs."""
+
+    @functools.wraps(function)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _KERAS_STATE:
+            return function(*args, **kwargs)
+
+    return locked
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
 
@@ -59,6 +77,7 @@ def _describe(model: ImageModel, run: dict[str, Any]) -> str:
     return f"{model.architecture} {model.image_size}px batch {run['batch_size']}"
 
 
+@one_at_a_time
 def build_model(class_counts: pd.DataFrame, model: ImageModel, training: ImageTraining) -> Any:
     """Uncompiled Keras model of the configured architecture, one softmax output per class, seeded weights."""
     import keras
@@ -86,6 +105,7 @@ def summarise_model(network: Any) -> str:
     return "\n".join(lines)
 
 
+@one_at_a_time
 def train_model(
     network: Any, images: ImageSet, manifest: pd.DataFrame, model: ImageModel, training: ImageTraining
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, Any]]:
