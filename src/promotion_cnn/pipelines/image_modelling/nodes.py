@@ -46,6 +46,7 @@ def one_at_a_time(function: Callable[..., Any]) -> Callable[..., Any]:
 
     return locked
 
+
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
 
 
