@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
@@ -12,7 +13,21 @@ from kedro.io.data_catalog import SharedMemoryDataCatalog
 logger = logging.getLogger(__name__)
 
 
-class SharedCachedDataset(SharedMemoryDataset):
+class SharedPickleDataset(SharedMemoryDataset):
+    """``SharedMemoryDataset`` whose data the saving worker pickles: the manager process keeps bytes and never
+    unpickles, so never imports, Keras or scikit-learn (two workers saving a Keras model at once made it import Keras
+    in two threads: ``_DeadlockError``, the run failed)."""
+
+    def save(self, data: Any) -> None:
+        """Pickle in this process, keep the bytes in shared memory."""
+        super().save(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def load(self) -> Any:
+        """The saved data, unpickled in this process."""
+        return pickle.loads(super().load())
+
+
+class SharedCachedDataset(SharedPickleDataset):
     """``CachedDataset`` for ParallelRunner: saves to the wrapped dataset and to memory shared between processes."""
 
     def __init__(self, dataset: AbstractDataset):
@@ -36,7 +51,8 @@ class SharedCachedDataset(SharedMemoryDataset):
 
 
 def share_memory_datasets(catalog: SharedMemoryDataCatalog, names: set[str]) -> list[str]:
-    """Make the MemoryDatasets and CachedDatasets among ``names`` (node outputs) shared; the runner sets their manager."""
+    """Make the memory and cached datasets among ``names`` (node outputs), declared or implicit, shared as pickled
+    bytes; the runner sets their manager."""
     shared = []
     catalog_logger = logging.getLogger("kedro.io.data_catalog")
     level = catalog_logger.level
@@ -44,8 +60,8 @@ def share_memory_datasets(catalog: SharedMemoryDataCatalog, names: set[str]) -> 
     try:
         for name in sorted(names):
             dataset = catalog.get(name) if name in catalog else None
-            if type(dataset) is MemoryDataset:
-                catalog[name] = SharedMemoryDataset()
+            if dataset is None or type(dataset) in (MemoryDataset, SharedMemoryDataset):  # None: Kedro's implicit
+                catalog[name] = SharedPickleDataset()
             elif isinstance(dataset, CachedDataset):  # Kedro refuses CachedDatasets under ParallelRunner
                 catalog[name] = SharedCachedDataset(dataset._dataset)
             else:

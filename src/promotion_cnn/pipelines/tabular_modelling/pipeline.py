@@ -27,13 +27,18 @@ from .recommender_nodes import (
 CROSS_FAMILY_OUTPUTS = ("test_metrics", "fairness_audit", "fairness_summary", "candidate")
 
 
+class NamedPartial(partial):
+    """A ``functools.partial`` that keeps ``update_wrapper``'s name when pickled to ParallelRunner's workers
+    (multiprocessing's pickler rebuilds a plain partial without its attributes, and Kedro warns on every run)."""
+
+
 def _reducer_input(func, use_reducer: bool) -> tuple:
     """The node function and its reducer input: ``feature_reducer`` only for families that use it (no false edge);
     the others get ``reducer=None`` bound, so the node has no such input."""
     return (
         (func, {"reducer": "feature_reducer"})
         if use_reducer
-        else (update_wrapper(partial(func, reducer=None), func), {})
+        else (update_wrapper(NamedPartial(func, reducer=None), func), {})
     )
 
 
