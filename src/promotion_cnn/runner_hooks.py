@@ -1,4 +1,4 @@
-"""Make the catalog's declared MemoryDatasets and CachedDatasets work under ParallelRunner (Kedro shares only its own)."""
+"""Memory and cached datasets under ParallelRunner: shared between its processes as bytes the saving worker pickled."""
 
 from __future__ import annotations
 
@@ -73,9 +73,9 @@ def share_memory_datasets(catalog: SharedMemoryDataCatalog, names: set[str]) -> 
 
 
 class ShareMemoryDatasetsHook:
-    """Under ParallelRunner, declared MemoryDatasets (``candidate_{family}``,
-    ``{arch}.untrained_model`` ...) and the report's cached figures pass between worker processes like Kedro's
-    implicit datasets; other runners keep them in memory, uncopied."""
+    """Under ParallelRunner, declared MemoryDatasets (``candidate_{family}``, ``{arch}.untrained_model`` ...), Kedro's
+    implicit ones and the report's cached figures pass between worker processes as pickled bytes; other runners keep
+    them in memory, uncopied."""
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
